@@ -1,0 +1,13 @@
+/* libapi/api.h: the whole public API of libapi in one include. */
+#ifndef LIBAPI_API_H
+#define LIBAPI_API_H
+
+#include "app.h"
+#include "common.h"
+#include "request.h"
+#include "response.h"
+#include "router.h"
+#include "server.h"
+#include <libapi/version.h>
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * libapi/router.h: routes and route groups.
+ *
+ * Routes live in a radix tree built at registration and frozen when the server starts; lookups
+ * are lock-free. A request that matches no route gets 404; one whose path matches but not its
+ * method gets 405 with an Allow header. GET routes answer HEAD too (the body is not sent), and
+ * every path answers OPTIONS with 204 and Allow, unless a route registers those methods itself.
+ */
+#ifndef LIBAPI_ROUTER_H
+#define LIBAPI_ROUTER_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * A route handler. It builds the response on res and returns API_NEXT (0), or returns API_ASYNC
+ * after arranging for the request to be completed later (api_offload(), api_req_resume()), or a
+ * negative api_err, which becomes that error's status with the JSON error body (500-class errors
+ * never show their internals).
+ * Thread: runs on the request's worker thread; must not block.
+ */
+typedef int (*api_handler_fn)(api_req *req, api_res *res, void *user_data);
+
+/**
+ * A route descriptor. Build it with API_ROUTE(.method = "GET", .path = "/users/:id", .handler = h);
+ * members left zero take their defaults, and members are only ever added at the end.
+ *
+ * Path patterns: segments are separated by '/'; a segment ":name" matches one non-empty segment
+ * and captures it (percent-decoded) as a path parameter; a final segment "*name" matches the rest
+ * of the path, possibly empty. A static segment beats a parameter, which beats a wildcard.
+ * Trailing slashes are significant: "/users" and "/users/" are different routes.
+ */
+typedef struct api_route {
+  size_t size;            /**< sizeof(api_route), set by API_ROUTE */
+  const char *method;     /**< "GET", "POST", ... (a token; upper case by convention) */
+  const char *path;       /**< the pattern, starting with '/' */
+  api_handler_fn handler; /**< required */
+  void *user_data;        /**< passed to the handler */
+  const char *summary;    /**< one line for the OpenAPI document (optional) */
+} api_route;
+
+#define API_ROUTE(...) (&(const api_route){.size = sizeof(api_route), __VA_ARGS__})
+
+/**
+ * Register a route. The descriptor and its strings are copied.
+ * Returns 0; API_EINVAL for a malformed pattern, method or missing handler; API_EEXIST for a route
+ * that conflicts with an earlier one (same method and pattern, or a parameter named differently at
+ * the same place); API_ESTATE once the app's server has started. api_last_error() names the route.
+ */
+LIBAPI_EXTERN int api_app_route(api_app *app, const api_route *route);
+
+/** Shorthands for api_app_route() with only a method, path, handler and user data. */
+LIBAPI_EXTERN int api_app_get(api_app *app, const char *path, api_handler_fn h, void *user_data);
+LIBAPI_EXTERN int api_app_post(api_app *app, const char *path, api_handler_fn h, void *user_data);
+LIBAPI_EXTERN int api_app_put(api_app *app, const char *path, api_handler_fn h, void *user_data);
+LIBAPI_EXTERN int api_app_patch(api_app *app, const char *path, api_handler_fn h, void *user_data);
+LIBAPI_EXTERN int api_app_delete(api_app *app, const char *path, api_handler_fn h, void *user_data);
+
+/**
+ * Create a route group: every route registered on it gets prefix in front of its path (the prefix
+ * starts with '/' and does not end with one, e.g. "/api/v1"). Middleware registered on a group
+ * applies to its routes only.
+ * Ownership: *out is owned by the app and freed with it.
+ */
+LIBAPI_EXTERN int api_app_group(api_app *app, const char *prefix, api_group **out);
+/** A group nested in another; its prefix is appended to the parent's. */
+LIBAPI_EXTERN int api_group_group(api_group *parent, const char *prefix, api_group **out);
+/** Register a route in a group (see api_app_route()). */
+LIBAPI_EXTERN int api_group_route(api_group *group, const api_route *route);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
