@@ -2,12 +2,12 @@
 #ifndef LIBAPI_API_H
 #define LIBAPI_API_H
 
+#include <libapi/version.h>
 #include "app.h"
 #include "common.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
 #include "server.h"
-#include <libapi/version.h>
 
 #endif

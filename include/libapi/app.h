@@ -17,27 +17,30 @@
 extern "C" {
 #endif
 
-
 /**
  * Server configuration. Zero means "default"; environment variables, when set, override both the
  * default and what the code set (API_HOST, API_PORT, API_WORKERS, ...), so a deployment can tune a
  * program without recompiling it. Build it with API_CONFIG(.port = 9000).
  */
 typedef struct api_config {
-  size_t size;            /**< sizeof(api_config), set by API_CONFIG */
-  const char *host;       /**< address to listen on (API_HOST); default "127.0.0.1" */
-  int port;               /**< TCP port (API_PORT); default 8080; API_PORT_ANY for an ephemeral one */
-  int workers;            /**< worker threads (API_WORKERS); default: the number of online CPUs */
-  int offload_threads;    /**< offload pool threads (API_OFFLOAD_THREADS); default 4 */
-  uint32_t max_uri;       /**< longest request target, bytes (API_MAX_URI); 8192; beyond: 414 */
-  uint32_t max_header_bytes; /**< header section size (API_MAX_HEADER_BYTES); 16384; beyond: 431 */
-  uint32_t max_headers;   /**< header field count (API_MAX_HEADERS); 100; beyond: 431 */
-  uint64_t max_body;      /**< request body size (API_MAX_BODY); 1 MiB; beyond: 413 */
-  uint32_t header_timeout_ms; /**< whole request head, from its first byte (API_HEADER_TIMEOUT_MS); 30000 */
-  uint32_t body_timeout_ms;   /**< whole request body, from the end of the head (API_BODY_TIMEOUT_MS); 60000 */
-  uint32_t idle_timeout_ms;   /**< keep-alive connection with no request (API_IDLE_TIMEOUT_MS); 5000 */
-  uint32_t write_timeout_ms;  /**< no write progress on a response (API_WRITE_TIMEOUT_MS); 30000 */
-  uint32_t max_connections;   /**< open connections per worker (API_MAX_CONNECTIONS); 10000; beyond: 503 and close */
+  size_t size;         /**< sizeof(api_config), set by API_CONFIG */
+  const char *host;    /**< address to listen on (API_HOST); default "127.0.0.1" */
+  int port;            /**< TCP port (API_PORT); default 8080; API_PORT_ANY for an ephemeral one */
+  int workers;         /**< worker threads (API_WORKERS); default: the number of online CPUs */
+  int offload_threads; /**< offload pool threads (API_OFFLOAD_THREADS); default 4 */
+  uint32_t max_uri;    /**< longest request target, bytes (API_MAX_URI); 8192; beyond: 414 */
+  uint32_t max_header_bytes;  /**< header section size (API_MAX_HEADER_BYTES); 16384; beyond: 431 */
+  uint32_t max_headers;       /**< header field count (API_MAX_HEADERS); 100; beyond: 431 */
+  uint64_t max_body;          /**< request body size (API_MAX_BODY); 1 MiB; beyond: 413 */
+  uint32_t header_timeout_ms; /**< whole request head, from its first byte (API_HEADER_TIMEOUT_MS);
+                                 30000 */
+  uint32_t body_timeout_ms; /**< whole request body, from the end of the head (API_BODY_TIMEOUT_MS);
+                               60000 */
+  uint32_t
+      idle_timeout_ms; /**< keep-alive connection with no request (API_IDLE_TIMEOUT_MS); 5000 */
+  uint32_t write_timeout_ms; /**< no write progress on a response (API_WRITE_TIMEOUT_MS); 30000 */
+  uint32_t max_connections;  /**< open connections per worker (API_MAX_CONNECTIONS); 65536; beyond:
+                                503 and close */
   uint32_t shutdown_timeout_ms; /**< graceful shutdown deadline (API_SHUTDOWN_TIMEOUT_MS); 10000 */
 } api_config;
 

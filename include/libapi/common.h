@@ -27,30 +27,30 @@ extern "C" {
 /*
  * The error table: X(NAME, value, HTTP status, wire code, message). Values are stable ABI.
  */
-#define API_ERR_MAP(X)                                                                         \
-  X(ENOMEM, -1, 503, "UNAVAILABLE", "out of memory")                                         \
-  X(EINVAL, -2, 500, "INTERNAL", "invalid argument")                                          \
-  X(EEXIST, -3, 500, "INTERNAL", "already exists")                                            \
-  X(ESTATE, -4, 500, "INTERNAL", "not allowed in this state")                                 \
-  X(ESYS, -5, 500, "INTERNAL", "system call failed")                                          \
-  X(EINTERNAL, -6, 500, "INTERNAL", "internal server error")                                  \
-  X(EBADREQ, -7, 400, "BAD_REQUEST", "malformed request")                                     \
-  X(EBADJSON, -8, 400, "BAD_REQUEST", "malformed JSON")                                       \
-  X(EUNAUTHORIZED, -9, 401, "UNAUTHORIZED", "authentication required")                        \
-  X(EFORBIDDEN, -10, 403, "FORBIDDEN", "forbidden")                                           \
-  X(ENOTFOUND, -11, 404, "NOT_FOUND", "not found")                                            \
-  X(EMETHOD, -12, 405, "METHOD_NOT_ALLOWED", "method not allowed")                            \
-  X(ETIMEOUT, -13, 408, "REQUEST_TIMEOUT", "request timed out")                               \
-  X(ECONFLICT, -14, 409, "CONFLICT", "conflict")                                              \
-  X(EBODYTOOLARGE, -15, 413, "PAYLOAD_TOO_LARGE", "request body too large")                   \
-  X(EURITOOLONG, -16, 414, "URI_TOO_LONG", "request URI too long")                            \
-  X(EMEDIATYPE, -17, 415, "UNSUPPORTED_MEDIA_TYPE", "unsupported media type")                 \
-  X(EVALIDATION, -18, 422, "VALIDATION_FAILED", "validation failed")                          \
-  X(ERATELIMIT, -19, 429, "RATE_LIMITED", "too many requests")                                \
-  X(EHDRTOOLARGE, -20, 431, "HEADERS_TOO_LARGE", "request header fields too large")           \
-  X(ENOTIMPL, -21, 501, "NOT_IMPLEMENTED", "not implemented")                                 \
-  X(EUNAVAILABLE, -22, 503, "UNAVAILABLE", "service unavailable")                             \
-  X(EVERSION, -23, 505, "HTTP_VERSION_NOT_SUPPORTED", "HTTP version not supported")           \
+#define API_ERR_MAP(X)                                                              \
+  X(ENOMEM, -1, 503, "UNAVAILABLE", "out of memory")                                \
+  X(EINVAL, -2, 500, "INTERNAL", "invalid argument")                                \
+  X(EEXIST, -3, 500, "INTERNAL", "already exists")                                  \
+  X(ESTATE, -4, 500, "INTERNAL", "not allowed in this state")                       \
+  X(ESYS, -5, 500, "INTERNAL", "system call failed")                                \
+  X(EINTERNAL, -6, 500, "INTERNAL", "internal server error")                        \
+  X(EBADREQ, -7, 400, "BAD_REQUEST", "malformed request")                           \
+  X(EBADJSON, -8, 400, "BAD_REQUEST", "malformed JSON")                             \
+  X(EUNAUTHORIZED, -9, 401, "UNAUTHORIZED", "authentication required")              \
+  X(EFORBIDDEN, -10, 403, "FORBIDDEN", "forbidden")                                 \
+  X(ENOTFOUND, -11, 404, "NOT_FOUND", "not found")                                  \
+  X(EMETHOD, -12, 405, "METHOD_NOT_ALLOWED", "method not allowed")                  \
+  X(ETIMEOUT, -13, 408, "REQUEST_TIMEOUT", "request timed out")                     \
+  X(ECONFLICT, -14, 409, "CONFLICT", "conflict")                                    \
+  X(EBODYTOOLARGE, -15, 413, "PAYLOAD_TOO_LARGE", "request body too large")         \
+  X(EURITOOLONG, -16, 414, "URI_TOO_LONG", "request URI too long")                  \
+  X(EMEDIATYPE, -17, 415, "UNSUPPORTED_MEDIA_TYPE", "unsupported media type")       \
+  X(EVALIDATION, -18, 422, "VALIDATION_FAILED", "validation failed")                \
+  X(ERATELIMIT, -19, 429, "RATE_LIMITED", "too many requests")                      \
+  X(EHDRTOOLARGE, -20, 431, "HEADERS_TOO_LARGE", "request header fields too large") \
+  X(ENOTIMPL, -21, 501, "NOT_IMPLEMENTED", "not implemented")                       \
+  X(EUNAVAILABLE, -22, 503, "UNAVAILABLE", "service unavailable")                   \
+  X(EVERSION, -23, 505, "HTTP_VERSION_NOT_SUPPORTED", "HTTP version not supported") \
   X(EGATEWAYTIMEOUT, -24, 504, "TIMEOUT", "handler timed out")
 
 /** Error codes: 0 is success, each error is negative. */
@@ -76,7 +76,8 @@ LIBAPI_EXTERN int api_err_status(int err);
  */
 LIBAPI_EXTERN const char *api_last_error(void);
 
-/** The version of the library actually linked, e.g. "0.1.0" (compare with LIBAPI_VERSION_STRING). */
+/** The version of the library actually linked, e.g. "0.1.0" (compare with LIBAPI_VERSION_STRING).
+ */
 LIBAPI_EXTERN const char *api_version(void);
 /** The linked library's LIBAPI_VERSION_HEX. */
 LIBAPI_EXTERN unsigned api_version_hex(void);
@@ -89,10 +90,10 @@ enum {
 };
 
 /* Opaque handles, shared by the module headers. */
-typedef struct api_app api_app;     /**< An application: routes, middleware and configuration. */
-typedef struct api_group api_group; /**< A route group with a common prefix; owned by its app. */
-typedef struct api_req api_req;     /**< One request; belongs to its worker thread. */
-typedef struct api_res api_res;     /**< The response being built for one request. */
+typedef struct api_app api_app;       /**< An application: routes, middleware and configuration. */
+typedef struct api_group api_group;   /**< A route group with a common prefix; owned by its app. */
+typedef struct api_req api_req;       /**< One request; belongs to its worker thread. */
+typedef struct api_res api_res;       /**< The response being built for one request. */
 typedef struct api_server api_server; /**< A running server for an app. */
 
 #ifdef __cplusplus

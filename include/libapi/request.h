@@ -2,11 +2,11 @@
  * libapi/request.h: the request as a handler sees it, and asynchronous completion.
  *
  * Thread: a request belongs to its worker thread; call these from the handler or hook that received
- * it. While a request is suspended (API_ASYNC) the worker does not touch it, so the thread that will
- * complete it may use it, until it calls api_req_resume().
- * Ownership: every string and pointer returned here is borrowed and valid until the response has
- * been sent (the request's memory is released then), unless said otherwise. Strings are
- * NUL-terminated; names are matched case-insensitively for headers, exactly for everything else.
+ * it. While a request is suspended (API_ASYNC) the worker does not touch it, so the thread that
+ * will complete it may use it, until it calls api_req_resume(). Ownership: every string and pointer
+ * returned here is borrowed and valid until the response has been sent (the request's memory is
+ * released then), unless said otherwise. Strings are NUL-terminated; names are matched
+ * case-insensitively for headers, exactly for everything else.
  */
 #ifndef LIBAPI_REQUEST_H
 #define LIBAPI_REQUEST_H

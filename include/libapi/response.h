@@ -46,23 +46,25 @@ typedef enum api_samesite {
 typedef struct api_cookie_opts {
   const char *path;
   const char *domain;
-  long long max_age;  /**< seconds; sent when non-zero; negative sends Max-Age=0 (delete) */
-  long long expires;  /**< Unix time; sent when non-zero */
+  long long max_age; /**< seconds; sent when non-zero; negative sends Max-Age=0 (delete) */
+  long long expires; /**< Unix time; sent when non-zero */
   int http_only;
   int secure;
   api_samesite same_site;
 } api_cookie_opts;
 
 /**
- * Add a Set-Cookie field. opts may be NULL. Returns API_EINVAL for a name that is not a token or a
+ * Add a Set-Cookie field. opts may be NULL. Returns API_EINVAL for a name that is not a token, a
  * value with characters RFC 6265 forbids (use base64url or percent-encoding for arbitrary data),
- * or for attributes with ';', CR or LF.
+ * a path or domain with ';', controls or non-ASCII bytes, SameSite=None without secure, or a
+ * "__Secure-" / "__Host-" name whose attributes break the rules browsers enforce for them.
  */
 LIBAPI_EXTERN int api_res_cookie(api_res *res, const char *name, const char *value,
                                  const api_cookie_opts *opts);
 
 /** Set the body to a copy of data and the Content-Type (content_type may be NULL: none). */
-LIBAPI_EXTERN int api_res_body(api_res *res, const char *content_type, const void *data, size_t len);
+LIBAPI_EXTERN int api_res_body(api_res *res, const char *content_type, const void *data,
+                               size_t len);
 /**
  * Set the body without copying: data must stay valid and unchanged until the response is sent
  * (static data, or request memory).

@@ -6,7 +6,8 @@
 #include "libapi/common.h"
 
 #define ROW(name, value, status, code, msg) \
-  case value: return FIELD(name, status, code, msg);
+  case value:                               \
+    return FIELD(name, status, code, msg);
 
 const char *api_strerror(int err) {
   if (err == 0) return "success";

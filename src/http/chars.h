@@ -7,9 +7,10 @@
 
 /* Bit flags per byte in api__chars[]. */
 enum {
-  API__C_TCHAR = 1,  /* token character: ALPHA DIGIT !#$%&'*+-.^_`|~ */
-  API__C_VCHAR = 2,  /* field-value byte: VCHAR, SP, HTAB, obs-text (0x80-0xFF) */
-  API__C_TARGET = 4, /* request-target byte: VCHAR except... any visible ASCII, no SP, no obs-text */
+  API__C_TCHAR = 1, /* token character: ALPHA DIGIT !#$%&'*+-.^_`|~ */
+  API__C_VCHAR = 2, /* field-value byte: VCHAR, SP, HTAB, obs-text (0x80-0xFF) */
+  API__C_TARGET =
+      4, /* request-target byte: VCHAR except... any visible ASCII, no SP, no obs-text */
 };
 
 extern const unsigned char api__chars[256];

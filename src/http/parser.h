@@ -18,7 +18,7 @@ typedef struct api__limits {
 } api__limits;
 
 typedef struct api__header {
-  const char *name; /* as sent (case preserved), NUL-terminated */
+  const char *name;  /* as sent (case preserved), NUL-terminated */
   const char *value; /* leading and trailing OWS removed, NUL-terminated */
   uint32_t name_len;
   uint32_t value_len;
@@ -26,23 +26,26 @@ typedef struct api__header {
 
 typedef struct api__head {
   const char *method; /* NUL-terminated */
-  const char *target; /* the whole request-target, NUL-terminated */
-  const char *path;   /* target up to '?' (NUL-terminated: the '?' is overwritten) */
-  const char *query;  /* after '?', or "" */
+  const char
+      *target;       /* the whole request-target (target_len bytes; as a C string it ends at '?') */
+  const char *path;  /* target up to '?' (NUL-terminated: the '?' is overwritten) */
+  const char *query; /* after '?', or "" */
   uint32_t method_len, target_len, path_len, query_len;
-  int minor;                 /* HTTP/1.<minor>: 0 or 1 */
-  api__header *headers;      /* the array given to api__parse_head */
+  int minor;            /* HTTP/1.<minor>: 0 or 1 */
+  api__header *headers; /* the array given to api__parse_head */
   uint32_t nheaders;
-  int64_t content_length;    /* -1 when absent */
-  bool chunked;              /* Transfer-Encoding ends in chunked */
-  bool keep_alive;           /* from the version and the Connection header */
-  bool expect_continue;      /* Expect: 100-continue */
-  uint32_t head_len;         /* bytes of the head, through the blank line */
+  int64_t content_length; /* -1 when absent */
+  bool chunked;           /* Transfer-Encoding ends in chunked */
+  bool keep_alive;        /* from the version and the Connection header */
+  bool expect_continue;   /* Expect: 100-continue */
+  uint32_t head_len;      /* bytes of the head, through the blank line */
 } api__head;
 
 typedef struct api__parser {
   size_t scanned;       /* bytes already checked on earlier calls */
-  size_t line_start;    /* start of the current line */
+  uint32_t line_start;  /* start of the current line */
+  uint32_t start;       /* start of the request line (after an ignored leading CRLF) */
+  uint32_t reqline_end; /* end of the request line, after its LF (0: not seen yet) */
   uint32_t lines;       /* field lines seen so far */
   const char *reason;   /* on error: a short static explanation ("bare LF"), for the error body */
 } api__parser;
@@ -74,8 +77,8 @@ int api__parse_head(api__parser *p, char *buf, size_t len, api__header *hdrs,
 /* Chunked body decoder: a byte-level state machine, so it never needs bytes back. */
 typedef struct api__chunked {
   int state;
-  uint64_t remaining;   /* data bytes left in the current chunk */
-  uint32_t line_bytes;  /* bytes of the current size/extension line, bounded */
+  uint64_t remaining;  /* data bytes left in the current chunk */
+  uint32_t line_bytes; /* bytes of the current size/extension line, bounded */
   uint32_t trailer_bytes;
   uint32_t max_trailer_bytes; /* set by the caller before the first call (0: 16384) */
   const char *reason;
@@ -92,10 +95,10 @@ void api__chunked_reset(api__chunked *c);
  *   API__CHUNK_MORE: every byte was consumed; more input is needed;
  *   API__CHUNK_DONE: the last chunk and the trailer section are complete; bytes after *consumed
  *                    belong to the next request;
- *   < 0:             API_EBADREQ (malformed size, extension, CRLF or trailer; c->reason says which).
- * Chunk extensions that are well-formed (";name[=token|quoted-string]" with optional whitespace
- * around ';' and '=') are ignored; trailer fields are validated like header fields and dropped.
- * The caller enforces its own body size limit on the data it is given.
+ *   < 0:             API_EBADREQ (malformed size, extension, CRLF or trailer; c->reason says
+ * which). Chunk extensions that are well-formed (";name[=token|quoted-string]" with optional
+ * whitespace around ';' and '=') are ignored; trailer fields are validated like header fields and
+ * dropped. The caller enforces its own body size limit on the data it is given.
  */
 int api__chunked_decode(api__chunked *c, const char *in, size_t len, size_t *consumed,
                         const char **data, size_t *data_len);

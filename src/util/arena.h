@@ -1,5 +1,6 @@
 /* Per-request bump allocator: many small allocations, one release. Not thread-safe: an arena is
- * used by one thread at a time (the request's worker, or the thread holding a suspended request). */
+ * used by one thread at a time (the request's worker, or the thread holding a suspended request).
+ */
 #ifndef API_UTIL_ARENA_H
 #define API_UTIL_ARENA_H
 

@@ -1,0 +1,97 @@
+/* The request and response objects behind the opaque api_req / api_res handles. */
+#ifndef API_HTTP_MESSAGE_H
+#define API_HTTP_MESSAGE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/codec.h"
+#include "http/parser.h"
+#include "libapi/api.h"
+#include "router/router.h"
+#include "util/arena.h"
+
+struct api__conn;
+struct api__worker;
+struct api__route;
+
+typedef struct api__out_header {
+  const char *name;
+  const char *value;
+  uint32_t name_len, value_len;
+  struct api__out_header *next;
+} api__out_header;
+
+struct api_res {
+  int status;
+  bool touched; /* anything set at all (an untouched response is a handler bug) */
+  const char *content_type;
+  const char *body;
+  size_t body_len;
+  api__out_header *headers; /* in order of addition */
+  api__out_header **tail;
+};
+
+typedef struct api__cleanup {
+  api_cleanup_fn fn;
+  void *user_data;
+  struct api__cleanup *next;
+} api__cleanup;
+
+struct api_req {
+  struct api__conn *conn;
+  struct api__worker *worker;
+  api__arena arena;
+  api__head head;
+  api__header *headers; /* capacity cfg.max_headers, in the request block */
+  const struct api__route *route;
+  api__match match;
+  int route_rc;              /* api__router_find's answer */
+  const char **param_values; /* decoded, parallel to match.params */
+  char *body;                /* NUL-terminated */
+  size_t body_len;
+  size_t body_cap; /* chunked bodies grow in a malloc'd buffer */
+  bool body_malloced;
+  api__chunked chunked;
+  uint64_t body_expected; /* Content-Length */
+  api__kv *query;
+  size_t nquery;
+  int query_rc; /* the parse result, once query_parsed */
+  bool query_parsed;
+  api__kv *cookies;
+  size_t ncookies;
+  bool cookies_parsed;
+  json_t *json;
+  int json_rc;            /* 1 unparsed, else the api_req_json result */
+  const char *json_error; /* message for API_EBADJSON / API_EMEDIATYPE from api_req_json */
+  char *id;
+  char *client_addr;
+  api__cleanup *cleanups;
+  struct api_res res;
+  /* async completion */
+  api_work_fn work;
+  api_after_work_fn after;
+  void *after_data;
+  struct api_req *queue_next;
+  bool suspended;
+};
+
+/* Start a request on a fresh request block (arena, headers). */
+void api__req_init(api_req *req, struct api__conn *conn, struct api__worker *w, void *arena_mem,
+                   size_t arena_size, api__header *headers);
+/* Run cleanups, release the body, the JSON value and the arena. */
+void api__req_release(api_req *req);
+
+/* Reset the response to nothing set (before an error response replaces a half-built one). */
+void api__res_reset(api_res *res);
+/*
+ * Replace the response with the standard JSON error body for err: its status and code, and
+ * message (NULL: the error's own message; 5xx errors always use theirs, so nothing internal leaks).
+ */
+int api__res_std_error(api_req *req, int err, const char *message);
+
+/* Percent-decode the matched path parameters into the arena. Returns 0 or API_EBADREQ/ENOMEM. */
+int api__req_decode_params(api_req *req);
+
+#endif

@@ -1,0 +1,195 @@
+/* Starting and stopping a server: listeners, worker threads, the offload pool, signals. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/error_internal.h"
+#include "net/net.h"
+#include "util/alloc.h"
+
+/* Bind one SO_REUSEPORT listener. port 0 asks the kernel for one; *bound gets the port. */
+static int listen_on(const char *host, int port, int *bound) {
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  char portstr[16];
+  snprintf(portstr, sizeof(portstr), "%d", port);
+  int gai = getaddrinfo(host, portstr, &hints, &res);
+  if (gai)
+    return api__fail(API_ESYS, "cannot resolve listen address %s: %s", host, gai_strerror(gai));
+  int fd = -1, err = 0;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0) break;
+    err = errno;
+    close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) return api__fail(API_ESYS, "cannot listen on %s:%d: %s", host, port, strerror(err));
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  getsockname(fd, (struct sockaddr *)&ss, &len);
+  *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
+  return fd;
+}
+
+/* Idle connections are cheap, descriptors should not be the limit: raise the soft limit to the
+ * hard one, as Go's runtime does. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+/* Turns a stop request (possibly from a signal handler) into wake-ups for every worker. */
+static void *stop_watcher(void *arg) {
+  api_server *srv = arg;
+  char c;
+  while (read(srv->stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
+  }
+  atomic_store(&srv->stop_requested, true);
+  for (int i = 0; i < srv->nworkers; i++) api__worker_wake(&srv->workers[i]);
+  return NULL;
+}
+
+static void free_server(api_server *srv) {
+  for (int i = 0; i < srv->nworkers; i++) api__worker_destroy(&srv->workers[i]);
+  api__free(srv->workers);
+  if (srv->stop_pipe[0] >= 0) close(srv->stop_pipe[0]);
+  if (srv->stop_pipe[1] >= 0) close(srv->stop_pipe[1]);
+  atomic_store(&srv->app->running, false);
+  api__free(srv);
+}
+
+int api_server_start(api_server **out, api_app *app) {
+  *out = NULL;
+  if (app->config_err)
+    return api__fail(API_ESTATE, "the app has a configuration error: %s", app->config_msg);
+  bool expected = false;
+  if (!atomic_compare_exchange_strong(&app->running, &expected, true))
+    return api__fail(API_ESTATE, "this app is already running");
+  int rc = api__router_freeze(app->router);
+  api_server *srv = api__calloc(1, sizeof(*srv));
+  if (rc || !srv) {
+    api__free(srv);
+    atomic_store(&app->running, false);
+    return rc ? rc : API_ENOMEM;
+  }
+  srv->app = app;
+  srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
+  const api_config *cfg = &app->cfg;
+  raise_fd_limit();
+  srv->workers = api__calloc((size_t)cfg->workers, sizeof(api__worker));
+  if (!srv->workers) rc = API_ENOMEM;
+  if (!rc && pipe2(srv->stop_pipe, O_CLOEXEC))
+    rc = api__fail(API_ESYS, "pipe: %s", strerror(errno));
+  int port = cfg->port == API_PORT_ANY ? 0 : cfg->port;
+  for (int i = 0; !rc && i < cfg->workers; i++) {
+    int fd = listen_on(cfg->host, port, &port);
+    if (fd < 0) {
+      rc = fd;
+      break;
+    }
+    srv->nworkers++;
+    rc = api__worker_init(&srv->workers[i], srv, i, fd);
+  }
+  srv->port = port;
+  if (!rc) rc = api__offload_start(&srv->offload, cfg->offload_threads);
+  /* Workers ignore SIGINT/SIGTERM/SIGPIPE: signals belong to the program's main thread. */
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  int started = 0;
+  for (; !rc && started < srv->nworkers; started++)
+    if (pthread_create(&srv->workers[started].thread, NULL, api__worker_main,
+                       &srv->workers[started]))
+      rc = api__fail(API_ESYS, "cannot start a worker thread");
+  if (!rc && pthread_create(&srv->stop_thread, NULL, stop_watcher, srv))
+    rc = api__fail(API_ESYS, "cannot start a thread");
+  srv->stop_thread_started = !rc;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (rc) {
+    atomic_store(&srv->stop_requested, true);
+    for (int i = 0; i < started; i++) {
+      api__worker_wake(&srv->workers[i]);
+      pthread_join(srv->workers[i].thread, NULL);
+    }
+    api__offload_stop(srv->offload);
+    free_server(srv);
+    return rc;
+  }
+  *out = srv;
+  return 0;
+}
+
+int api_server_port(const api_server *srv) { return srv->port; }
+
+void api_server_stop(api_server *srv) {
+  ssize_t n = write(srv->stop_pipe[1], "x", 1);
+  (void)n; /* the pipe already holding a byte means a stop is under way */
+}
+
+int api_server_wait(api_server *srv) {
+  if (srv->joined) return 0;
+  if (srv->stop_thread_started) pthread_join(srv->stop_thread, NULL);
+  for (int i = 0; i < srv->nworkers; i++) pthread_join(srv->workers[i].thread, NULL);
+  api__offload_stop(srv->offload);
+  srv->offload = NULL;
+  srv->joined = true;
+  return 0;
+}
+
+void api_server_free(api_server *srv) {
+  if (!srv) return;
+  if (!srv->joined) {
+    api_server_stop(srv);
+    api_server_wait(srv);
+  }
+  free_server(srv);
+}
+
+int api_app_run(api_app *app) {
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  api_server *srv;
+  int rc = api_server_start(&srv, app);
+  if (rc) {
+    fprintf(stderr, "libapi: %s\n", api_last_error());
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+  }
+  fprintf(stderr, "libapi: listening on http://%s:%d (%d workers)\n", app->cfg.host, srv->port,
+          app->cfg.workers);
+  int sig = 0;
+  sigwait(&set, &sig);
+  fprintf(stderr, "libapi: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  api_server_stop(srv);
+  api_server_wait(srv);
+  api_server_free(srv);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return 0;
+}

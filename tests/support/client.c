@@ -1,0 +1,162 @@
+#include "support/client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+tc_conn *tc_connect(int port) {
+  tc_conn *c = calloc(1, sizeof(*c));
+  if (!c) return NULL;
+  c->fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct timeval tv = {5, 0};
+  setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    if (c->fd >= 0) close(c->fd);
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+void tc_close(tc_conn *c) {
+  if (!c) return;
+  close(c->fd);
+  free(c);
+}
+
+int tc_send(tc_conn *c, const void *data, size_t len) {
+  const char *p = data;
+  while (len) {
+    ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int tc_send_str(tc_conn *c, const char *s) { return tc_send(c, s, strlen(s)); }
+
+static int fill(tc_conn *c) {
+  if (c->len == sizeof(c->buf)) return -1;
+  ssize_t n;
+  do n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) return -1;
+  c->len += (size_t)n;
+  return 0;
+}
+
+static void consume(tc_conn *c, size_t n) {
+  memmove(c->buf, c->buf + n, c->len - n);
+  c->len -= n;
+}
+
+const char *tc_header(const tc_response *r, const char *name) {
+  static _Thread_local char value[4096];
+  size_t n = strlen(name);
+  const char *line = strstr(r->head, "\r\n");
+  while (line && line[2]) {
+    line += 2;
+    const char *end = strstr(line, "\r\n");
+    if (!end) break;
+    if ((size_t)(end - line) > n && line[n] == ':' && strncasecmp(line, name, n) == 0) {
+      const char *v = line + n + 1;
+      while (*v == ' ') v++;
+      size_t vl = (size_t)(end - v);
+      if (vl >= sizeof(value)) vl = sizeof(value) - 1;
+      memcpy(value, v, vl);
+      value[vl] = '\0';
+      return value;
+    }
+    line = end;
+  }
+  return NULL;
+}
+
+int tc_read(tc_conn *c, tc_response *r, bool head_request) {
+  memset(r, 0, sizeof(*r));
+  char *end;
+  while (!(c->len && (end = memmem(c->buf, c->len, "\r\n\r\n", 4))))
+    if (fill(c)) return -1;
+  size_t head_len = (size_t)(end - c->buf) + 4;
+  if (head_len >= sizeof(r->head)) return -1;
+  memcpy(r->head, c->buf, head_len);
+  r->head[head_len] = '\0';
+  consume(c, head_len);
+  if (sscanf(r->head, "HTTP/1.%*d %d", &r->status) != 1) return -1;
+  const char *cl = tc_header(r, "content-length");
+  size_t len = cl && !head_request ? strtoul(cl, NULL, 10) : 0;
+  r->body = malloc(len + 1);
+  if (!r->body) return -1;
+  while (c->len < len) {
+    size_t take = c->len;
+    memcpy(r->body + r->body_len, c->buf, take);
+    r->body_len += take;
+    len -= take;
+    c->len = 0;
+    if (fill(c)) return -1;
+  }
+  memcpy(r->body + r->body_len, c->buf, len);
+  r->body_len += len;
+  r->body[r->body_len] = '\0';
+  consume(c, len);
+  return 0;
+}
+
+bool tc_wait_closed(tc_conn *c, int timeout_ms) {
+  struct pollfd p = {.fd = c->fd, .events = POLLIN};
+  for (;;) {
+    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    char b[4096];
+    ssize_t n = recv(c->fd, b, sizeof(b), 0);
+    if (n <= 0) return true; /* EOF or reset */
+  }
+}
+
+void tc_response_free(tc_response *r) {
+  free(r->body);
+  r->body = NULL;
+}
+
+int tc_exchange(int port, const char *raw, tc_response *r) {
+  tc_conn *c = tc_connect(port);
+  if (!c) return -1;
+  int rc = tc_send_str(c, raw) ? -1 : tc_read(c, r, strncmp(raw, "HEAD ", 5) == 0);
+  tc_close(c);
+  return rc;
+}
+
+api_config tc_config(int workers) {
+  return (api_config){
+      .size = sizeof(api_config), .port = API_PORT_ANY, .workers = workers, .host = "127.0.0.1"};
+}
+
+api_server *tc_start(api_app *app) {
+  api_server *srv = NULL;
+  if (api_server_start(&srv, app) != 0) {
+    fprintf(stderr, "tc_start: %s\n", api_last_error());
+    return NULL;
+  }
+  return srv;
+}
+
+void tc_stop(api_server *srv, api_app *app) {
+  if (srv) {
+    api_server_stop(srv);
+    api_server_wait(srv);
+    api_server_free(srv);
+  }
+  api_app_free(app);
+}

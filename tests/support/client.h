@@ -1,0 +1,47 @@
+/* Test support: a raw-socket HTTP/1.1 client, so tests can send exactly the bytes they mean
+ * (malformed, split, pipelined, slow), and a fixture that runs an app on an ephemeral port. */
+#ifndef TESTS_SUPPORT_CLIENT_H
+#define TESTS_SUPPORT_CLIENT_H
+
+#include <libapi/api.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct tc_conn {
+  int fd;
+  char buf[1 << 16];
+  size_t len;
+} tc_conn;
+
+typedef struct tc_response {
+  int status;
+  char head[16384]; /* status line and headers, NUL-terminated */
+  char *body;       /* malloc'd, NUL-terminated; free with tc_response_free */
+  size_t body_len;
+} tc_response;
+
+/* Connect to 127.0.0.1:port with a 5 s receive timeout. Returns NULL on failure. */
+tc_conn *tc_connect(int port);
+void tc_close(tc_conn *c);
+/* Send all bytes. Returns 0 or -1. */
+int tc_send(tc_conn *c, const void *data, size_t len);
+int tc_send_str(tc_conn *c, const char *s);
+/* Read one response (Content-Length or no body; head_request: no body even with a length).
+ * Returns 0, or -1 on EOF/timeout/garbage. */
+int tc_read(tc_conn *c, tc_response *r, bool head_request);
+/* True when the server closes the connection within timeout_ms (EOF or reset). */
+bool tc_wait_closed(tc_conn *c, int timeout_ms);
+/* The value of a response header (case-insensitive), copied into a static buffer, or NULL. */
+const char *tc_header(const tc_response *r, const char *name);
+void tc_response_free(tc_response *r);
+/* connect + send + read one response + close. */
+int tc_exchange(int port, const char *raw, tc_response *r);
+
+/* Run app on an ephemeral loopback port; returns the server (port via api_server_port). */
+api_server *tc_start(api_app *app);
+/* Stop, wait for and free the server, then free the app. */
+void tc_stop(api_server *srv, api_app *app);
+/* A config for tests: ephemeral port, given workers, short timeouts where useful. */
+api_config tc_config(int workers);
+
+#endif
