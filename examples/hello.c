@@ -1,8 +1,8 @@
 /* hello: the smallest useful libapi server — routes, path and query parameters, JSON in and out. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <libapi/api.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 /* GET / -> {"data":{"message":"Hello, World!"}} */
 static int index_handler(api_req *req, api_res *res, void *user_data) {
@@ -26,7 +26,10 @@ static int echo_handler(api_req *req, api_res *res, void *user_data) {
 }
 
 /* GET /slow: blocking work (here a sleep) runs on the offload pool, not on the event loop. */
-static void slow_work(void *user_data) { usleep(200 * 1000); }
+static void slow_work(void *user_data) {
+  struct timespec ts = {0, 200 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+}
 static int slow_done(api_req *req, api_res *res, void *user_data) {
   return api_res_data(res, 200, json_pack("{s:s}", "message", "done"), NULL);
 }

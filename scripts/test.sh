@@ -39,10 +39,10 @@ scripts/deps.sh --test || { echo "summary: 0 passed, 1 failed"; exit 1; }
 suite() { # build dir, extra cmake args...
   local dir=$1
   shift
-  cmake -S . -B "$dir" -DLIBAPI_WERROR=ON "$@" >/dev/null &&
-    cmake --build "$dir" -j"$jobs" 2>&1 | grep -vE '^\[|^-- |Built target|Scanning|Consolidate' &&
-    [[ ${PIPESTATUS[0]} -eq 0 ]] || return 1
-  (cd "$dir" && ctest --output-on-failure -j"$jobs" 2>&1) | tee "$dir/ctest.log"
+  mkdir -p "$dir"
+  cmake -S . -B "$dir" -DLIBAPI_WERROR=ON "$@" >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; return 1; }
+  cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1 || { cat "$dir/build.log"; return 1; }
+  (cd "$dir" && ctest --output-on-failure -j"$jobs") 2>&1 | tee "$dir/ctest.log"
   return "${PIPESTATUS[0]}"
 }
 

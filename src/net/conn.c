@@ -15,6 +15,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdalign.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -245,7 +247,8 @@ static int start_request(api__conn *c) {
   }
   api_req *req = block;
   api__header *hdrs = (api__header *)((char *)block + sizeof(api_req));
-  char *arena = (char *)(hdrs + w->cfg->max_headers);
+  uintptr_t at = (uintptr_t)(hdrs + w->cfg->max_headers);
+  char *arena = (char *)((at + alignof(max_align_t) - 1) & ~(uintptr_t)(alignof(max_align_t) - 1));
   size_t arena_size = w->block_size - (size_t)(arena - (char *)block);
   api__req_init(req, c, w, arena, arena_size, hdrs);
   c->req = req;

@@ -140,7 +140,7 @@ int api__worker_init(api__worker *w, struct api_server *srv, int index, int list
   w->limits = (api__limits){.max_uri = w->cfg->max_uri,
                             .max_header_bytes = w->cfg->max_header_bytes,
                             .max_headers = w->cfg->max_headers};
-  w->block_size = sizeof(api_req) + w->cfg->max_headers * sizeof(api__header) + 4096;
+  w->block_size = sizeof(api_req) + w->cfg->max_headers * sizeof(api__header) + 16 + 4096;
   w->block_size = (w->block_size + 15) & ~(size_t)15;
   for (int k = 0; k < API__T_COUNT; k++) api__list_init(&w->timers[k]);
   pthread_mutex_init(&w->qlock, NULL);
