@@ -49,7 +49,8 @@ LIBAPI_EXTERN const char *api_req_param(const api_req *req, const char *name);
 
 /**
  * The first value of query parameter key, decoded ('+' is a space, %XX a byte), or NULL.
- * "?a" and "?a=" both give "". The query string is parsed once, on first use.
+ * "?a" and "?a=" both give "". The query string is parsed before the handler runs; a malformed
+ * one (a bad %-escape, %00, or more than 1000 pairs) is answered 400 without calling the handler.
  */
 LIBAPI_EXTERN const char *api_req_query(const api_req *req, const char *key);
 /** The idx-th (from 0) value of a repeated query parameter ("?tag=a&tag=b"), or NULL. */

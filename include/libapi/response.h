@@ -76,12 +76,16 @@ LIBAPI_EXTERN int api_res_text(api_res *res, int status, const char *text);
 
 /** Status and value serialized as compact JSON (application/json). value is borrowed. */
 LIBAPI_EXTERN int api_res_json(api_res *res, int status, const json_t *value);
-/** As api_res_json(), but steals the reference to value (NULL-safe: it answers 500). */
+/**
+ * As api_res_json(), but steals the reference to value. A NULL value is taken for a constructor
+ * that ran out of memory (`api_res_json_new(res, 200, json_pack(...))`): returns API_ENOMEM, which
+ * answers 503 when the handler returns it.
+ */
 LIBAPI_EXTERN int api_res_json_new(api_res *res, int status, json_t *value);
 
 /**
  * The success envelope {"data": data, "meta": meta}; meta may be NULL (then omitted). Steals both
- * references.
+ * references; a NULL data is taken for a failed constructor and returns API_ENOMEM.
  */
 LIBAPI_EXTERN int api_res_data(api_res *res, int status, json_t *data, json_t *meta);
 

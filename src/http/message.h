@@ -91,6 +91,10 @@ void api__res_reset(api_res *res);
  */
 int api__res_std_error(api_req *req, int err, const char *message);
 
+/* Parse the query string once (done before the handler runs, so that a malformed one is a 400).
+ * Returns 0, API_EBADREQ or API_ENOMEM. */
+int api__req_parse_query(api_req *req);
+
 /* Percent-decode the matched path parameters into the arena. Returns 0 or API_EBADREQ/ENOMEM. */
 int api__req_decode_params(api_req *req);
 

@@ -86,7 +86,7 @@ const char *api_req_param(const api_req *req, const char *name) {
 }
 
 /* The accessors are logically const: they fill caches on first use. */
-static int parse_query(api_req *req) {
+int api__req_parse_query(api_req *req) {
   if (!req->query_parsed) {
     req->query_parsed = true;
     req->query_rc = api__query_parse(&req->arena, req->head.query, req->head.query_len,
@@ -97,7 +97,7 @@ static int parse_query(api_req *req) {
 
 const char *api_req_query_n(const api_req *creq, const char *key, size_t idx) {
   api_req *req = (api_req *)creq;
-  if (parse_query(req)) return NULL;
+  if (api__req_parse_query(req)) return NULL;
   for (size_t i = 0; i < req->nquery; i++)
     if (strcmp(req->query[i].key, key) == 0 && idx-- == 0) return req->query[i].value;
   return NULL;
@@ -163,6 +163,9 @@ int api_req_json(api_req *req, json_t **out) {
                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
       if (req->json) {
         req->json_rc = 0;
+      } else if (json_error_code(&err) == json_error_out_of_memory || !err.text[0]) {
+        /* jansson fails some allocations without a message */
+        req->json_rc = API_ENOMEM;
       } else {
         req->json_rc = API_EBADJSON;
         char msg[256];

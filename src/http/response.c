@@ -159,9 +159,9 @@ int api_res_json_new(api_res *res, int status, json_t *value) {
 }
 
 int api_res_data(api_res *res, int status, json_t *data, json_t *meta) {
-  if (!data) {
+  if (!data) { /* a failed constructor: json_pack(...) returned NULL */
     json_decref(meta);
-    return API_EINVAL;
+    return API_ENOMEM;
   }
   /* "o" steals its reference even when packing fails; "o*" omits a NULL meta. */
   return api_res_json_new(res, status, json_pack("{s:o,s:o*}", "data", data, "meta", meta));
@@ -216,10 +216,26 @@ int api_res_error(api_res *res, int status, const char *code, const char *messag
                 "message", message ? message : "", "details", details, "request_id", id));
 }
 
+/* What a 5xx says, whatever caused it: nothing about the inside. */
+static const char *server_error_message(int status) {
+  switch (status) {
+    case 501:
+      return "not implemented";
+    case 503:
+      return "service unavailable";
+    case 504:
+      return "handler timed out";
+    case 505:
+      return "HTTP version not supported";
+  }
+  return "internal server error";
+}
+
 int api__res_std_error(api_req *req, int err, const char *message) {
   int status = api_err_status(err);
   api__res_reset(&req->res);
-  if (status >= 500 || !message) message = api_strerror(err);
+  if (status >= 500) message = server_error_message(status);
+  if (!message) message = api_strerror(err);
   return api_res_error(&req->res, status, api_err_code(err), message, NULL);
 }
 

@@ -11,7 +11,10 @@ void *api__realloc(void *p, size_t n);
 void api__free(void *p);
 char *api__strdup(const char *s);
 
-/* Test seam: after `n` more successful allocations, every allocation fails; -1 turns that off. */
+/* Test seams. api__alloc_fail_after(n): after n more successful allocations, every allocation
+ * fails; api__alloc_fail_nth(n): only the allocation after n more successful ones fails. -1 turns
+ * either off. */
 void api__alloc_fail_after(long n);
+void api__alloc_fail_nth(long n);
 
 #endif
