@@ -247,6 +247,8 @@ int api__parse_head(api__parser *p, char *buf, size_t len, api__header *hdrs,
       p->reqline_end = (uint32_t)i;
     } else if (line_len == 0) {
       p->scanned = i;
+      if (i - p->reqline_end > lim->max_header_bytes)
+        return bad(p, API_EHDRTOOLARGE, "header section too large");
       return parse_all(p, buf, i, hdrs, lim, out);
     } else if (++p->lines > lim->max_headers) {
       return bad(p, API_EHDRTOOLARGE, "too many header fields");
