@@ -18,9 +18,10 @@ extern "C" {
 #endif
 
 /**
- * Server configuration. Zero means "default"; environment variables, when set, override both the
- * default and what the code set (API_HOST, API_PORT, API_WORKERS, ...), so a deployment can tune a
- * program without recompiling it. Build it with API_CONFIG(.port = 9000).
+ * Server configuration. Zero means "default"; environment variables, when set, override what the
+ * code set (API_HOST, API_PORT, API_WORKERS, ...), so a deployment can tune a program without
+ * recompiling it — 0 there means "default" too. One exception: a port of API_PORT_ANY set in code
+ * is kept whatever API_PORT says (tests rely on it). Build it with API_CONFIG(.port = 9000).
  */
 typedef struct api_config {
   size_t size;         /**< sizeof(api_config), set by API_CONFIG */

@@ -115,7 +115,8 @@ typedef int (*api_after_work_fn)(api_req *req, api_res *res, void *user_data);
 /**
  * Run work(user_data) on the offload thread pool, then after(req, res, user_data) on the request's
  * worker. Meant to be returned from a handler: `return api_offload(req, work, after, ctx);`.
- * Returns API_ASYNC when queued, or API_ENOMEM (then neither callback is called).
+ * Returns API_ASYNC when queued; API_EINVAL when work or after is NULL, API_EUNAVAILABLE when the
+ * server is stopping (then neither callback is called).
  */
 LIBAPI_EXTERN int api_offload(api_req *req, api_work_fn work, api_after_work_fn after,
                               void *user_data);

@@ -21,7 +21,8 @@
 extern "C" {
 #endif
 
-/** Set the status code (100..999 are accepted; the default is 200). */
+/** Set the status code: 200..599 (1xx are not final responses); the default is 200. Returns
+ * API_EINVAL for anything else. */
 LIBAPI_EXTERN int api_res_status(api_res *res, int status);
 
 /**
@@ -62,7 +63,8 @@ typedef struct api_cookie_opts {
 LIBAPI_EXTERN int api_res_cookie(api_res *res, const char *name, const char *value,
                                  const api_cookie_opts *opts);
 
-/** Set the body to a copy of data and the Content-Type (content_type may be NULL: none). */
+/** Set the body to a copy of data, and the Content-Type unless content_type is NULL (then the one
+ * set before, if any, stays). */
 LIBAPI_EXTERN int api_res_body(api_res *res, const char *content_type, const void *data,
                                size_t len);
 /**

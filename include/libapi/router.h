@@ -47,8 +47,9 @@ typedef struct api_route {
 /**
  * Register a route. The descriptor and its strings are copied.
  * Returns 0; API_EINVAL for a malformed pattern, method or missing handler; API_EEXIST for a route
- * that conflicts with an earlier one (same method and pattern, or a parameter named differently at
- * the same place); API_ESTATE once the app's server has started. api_last_error() names the route.
+ * with the same method and the same shape as an earlier one ("/users/:id" and "/users/:name" have
+ * the same shape); API_ESTATE once a server has been started for the app (even after it stopped).
+ * api_last_error() names the route.
  */
 LIBAPI_EXTERN int api_app_route(api_app *app, const api_route *route);
 

@@ -53,6 +53,22 @@ static int env_u64(const char *name, unsigned long long max, unsigned long long 
   if (!cfg->field) cfg->field = defaults.field
 
 int api__config_resolve(api_config *cfg) {
+  /* The environment first, then defaults: 0 means "default" wherever it comes from. */
+  const char *host = getenv("API_HOST");
+  if (host && *host) cfg->host = host;
+  if (cfg->port != API_PORT_ANY) ENV_FIELD("API_PORT", port, 65535);
+  ENV_FIELD("API_WORKERS", workers, 1024);
+  ENV_FIELD("API_OFFLOAD_THREADS", offload_threads, 1024);
+  ENV_FIELD("API_MAX_URI", max_uri, 1u << 20);
+  ENV_FIELD("API_MAX_HEADER_BYTES", max_header_bytes, 1u << 20);
+  ENV_FIELD("API_MAX_HEADERS", max_headers, 10000);
+  ENV_FIELD("API_MAX_BODY", max_body, 1ull << 40);
+  ENV_FIELD("API_HEADER_TIMEOUT_MS", header_timeout_ms, UINT32_MAX);
+  ENV_FIELD("API_BODY_TIMEOUT_MS", body_timeout_ms, UINT32_MAX);
+  ENV_FIELD("API_IDLE_TIMEOUT_MS", idle_timeout_ms, UINT32_MAX);
+  ENV_FIELD("API_WRITE_TIMEOUT_MS", write_timeout_ms, UINT32_MAX);
+  ENV_FIELD("API_MAX_CONNECTIONS", max_connections, 1u << 24);
+  ENV_FIELD("API_SHUTDOWN_TIMEOUT_MS", shutdown_timeout_ms, UINT32_MAX);
   DEFAULT(host);
   DEFAULT(port);
   DEFAULT(offload_threads);
@@ -70,21 +86,6 @@ int api__config_resolve(api_config *cfg) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->workers = n > 0 ? (int)n : 1;
   }
-  const char *host = getenv("API_HOST");
-  if (host && *host) cfg->host = host;
-  if (cfg->port != API_PORT_ANY) ENV_FIELD("API_PORT", port, 65535);
-  ENV_FIELD("API_WORKERS", workers, 1024);
-  ENV_FIELD("API_OFFLOAD_THREADS", offload_threads, 1024);
-  ENV_FIELD("API_MAX_URI", max_uri, 1u << 20);
-  ENV_FIELD("API_MAX_HEADER_BYTES", max_header_bytes, 1u << 20);
-  ENV_FIELD("API_MAX_HEADERS", max_headers, 10000);
-  ENV_FIELD("API_MAX_BODY", max_body, 1ull << 40);
-  ENV_FIELD("API_HEADER_TIMEOUT_MS", header_timeout_ms, UINT32_MAX);
-  ENV_FIELD("API_BODY_TIMEOUT_MS", body_timeout_ms, UINT32_MAX);
-  ENV_FIELD("API_IDLE_TIMEOUT_MS", idle_timeout_ms, UINT32_MAX);
-  ENV_FIELD("API_WRITE_TIMEOUT_MS", write_timeout_ms, UINT32_MAX);
-  ENV_FIELD("API_MAX_CONNECTIONS", max_connections, 1u << 24);
-  ENV_FIELD("API_SHUTDOWN_TIMEOUT_MS", shutdown_timeout_ms, UINT32_MAX);
   if (cfg->workers < 1 || cfg->offload_threads < 1 || cfg->port < API_PORT_ANY || cfg->port > 65535)
     return api__fail(API_EINVAL, "invalid configuration: workers, offload_threads or port");
   return 0;
@@ -139,8 +140,8 @@ static int config_error(api_app *app, int rc) {
 }
 
 static int add_route(api_app *app, const char *prefix, const api_route *route) {
-  if (atomic_load(&app->running))
-    return api__fail(API_ESTATE, "routes cannot be added once the server has started");
+  if (app->frozen)
+    return api__fail(API_ESTATE, "routes cannot be added once a server has started for the app");
   if (!route || !route->path || !route->method || !route->handler)
     return config_error(app,
                         api__fail(API_EINVAL, "route %s %s: method, path and handler are required",

@@ -33,6 +33,7 @@ struct api_app {
   int config_err; /* first registration error, refused by api_server_start */
   char config_msg[256];
   atomic_bool running;
+  bool frozen; /* a server has started for it: routes are read-only from then on */
 };
 
 /* Apply defaults and the API_* environment to cfg (a full-size struct). */

@@ -53,6 +53,10 @@ int api__pipeline_run(api_req *req) {
                        rc == API_EBADREQ ? "malformed percent-encoding in the path" : NULL);
     return 0;
   }
+  if (req->head.query_len && (rc = api__req_parse_query(req))) {
+    api__res_std_error(req, rc, rc == API_EBADREQ ? "malformed query string" : NULL);
+    return 0;
+  }
   const api_route *route = &req->route->desc;
   return settle(req, route->handler(req, &req->res, route->user_data));
 }

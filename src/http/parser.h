@@ -47,6 +47,8 @@ typedef struct api__parser {
   uint32_t start;       /* start of the request line (after an ignored leading CRLF) */
   uint32_t reqline_end; /* end of the request line, after its LF (0: not seen yet) */
   uint32_t lines;       /* field lines seen so far */
+  uint32_t mark;        /* in the request line: start of the method, target or version */
+  int part;             /* in the request line: which of the three is being scanned */
   const char *reason;   /* on error: a short static explanation ("bare LF"), for the error body */
 } api__parser;
 
@@ -63,8 +65,9 @@ void api__parser_reset(api__parser *p);
  *   0:   incomplete and nothing wrong so far — but the limits are checked on every call, so a
  *        too-long request line or field section fails as soon as it is too long;
  *   < 0: an api_err: API_EBADREQ (400), API_EURITOOLONG (414), API_EHDRTOOLARGE (431),
- *        API_ENOTIMPL (501: a transfer coding other than chunked), API_EVERSION (505: HTTP/2+
- *        in the request line); p->reason says why.
+ *        API_ENOTIMPL (501: a transfer coding other than chunked, or the CONNECT method),
+ *        API_EVERSION (505: HTTP/2+ in the request line); p->reason says why. The answer and
+ *        the reason are the same however the bytes were split across calls.
  * Rejected with 400: CL with TE; several or differing CLs (also "1, 1"); chunked not last or
  * twice; TE on HTTP/1.0; obs-fold; a bare CR or LF; whitespace before a colon or in a name;
  * a byte not allowed in a name, value, method or target (NUL, controls, DEL); a missing or

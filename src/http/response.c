@@ -15,7 +15,7 @@ void api__res_reset(api_res *res) {
 static api_req *req_of(api_res *res) { return (api_req *)((char *)res - offsetof(api_req, res)); }
 
 int api_res_status(api_res *res, int status) {
-  if (status < 100 || status > 999) return API_EINVAL;
+  if (status < 200 || status > 599) return API_EINVAL;
   res->status = status;
   res->touched = true;
   return 0;

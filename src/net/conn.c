@@ -338,6 +338,15 @@ static int begin_body(api__conn *c, uint32_t head_len) {
       api__router_find(w->app->router, h->method, h->method_len, h->path, h->path_len, &req->match);
   if (req->route_rc == 0) req->route = req->match.route;
   c->keep_alive = h->keep_alive;
+  bool has_body = h->chunked || h->content_length > 0;
+  if (has_body && h->expect_continue && req->route_rc != 0 && req->route_rc != API__ROUTE_OPTIONS &&
+      c->rlen - c->rpos == head_len) {
+    /* RFC 9110 10.1.1: the client waits for 100 Continue; it gets the final 404/405 instead, and
+     * since its body will not be read, the connection closes after the answer. */
+    c->keep_alive = false;
+    c->req_end = c->rlen;
+    return dispatch(c);
+  }
   if (h->chunked) {
     if (rebase_head(c, head_len)) return fail(c, API_ENOMEM, NULL);
     c->rpos += head_len;
@@ -492,20 +501,15 @@ static void on_event(evutil_socket_t fd, short what, void *arg) {
 
 void api__conn_resumed(api_req *req) {
   api__conn *c = req->conn;
-  if (c->orphan || c->w->deadline_passed) {
-    req->suspended = false;
-    c->orphan = false;
-    if (c->fd >= 0) {
-      api__conn_close(c);
-    } else {
-      release_request(c);
-      free_conn(c);
-    }
-    return;
-  }
   c->w->now_ms = api__now_ms();
+  /* The after-callback runs even for a request whose connection is gone: it may own resources. */
   int rc = api__pipeline_resume(req);
   if (rc == API_ASYNC) return;
+  if (c->orphan) {
+    release_request(c);
+    free_conn(c);
+    return;
+  }
   if (rc < 0) {
     api__conn_close(c);
     return;
@@ -531,11 +535,14 @@ void api__conn_timeout(api__conn *c) {
   api__conn_close(c);
 }
 
+#define BUSY_BODY                                                \
+  "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many " \
+  "connections\"},\"request_id\":\"none\"}"
+/* Sent without a Date header: it is written before any per-connection state exists. */
 static const char busy_response[] =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 98\r\n"
-    "Connection: close\r\nRetry-After: 1\r\n\r\n"
-    "{\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"too many "
-    "connections\"},\"request_id\":\"none\"}";
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "
+    "85\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" BUSY_BODY;
+_Static_assert(sizeof(BUSY_BODY) - 1 == 85, "Content-Length of the busy response");
 
 void api__conn_accept(api__worker *w, int fd, const void *sa, unsigned salen) {
   if (w->stopping) {

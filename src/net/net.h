@@ -60,9 +60,8 @@ typedef struct api__worker {
   size_t date_len;
   time_t date_sec;
   char id_prefix[16];
-  uint64_t id_counter;
+  atomic_ullong id_counter; /* also read by threads holding a suspended request */
   bool stopping;
-  bool deadline_passed;
   bool accept_paused;
   struct event *deadline_ev;
 } api__worker;

@@ -86,6 +86,7 @@ int api_server_start(api_server **out, api_app *app) {
   bool expected = false;
   if (!atomic_compare_exchange_strong(&app->running, &expected, true))
     return api__fail(API_ESTATE, "this app is already running");
+  app->frozen = true;
   int rc = api__router_freeze(app->router);
   api_server *srv = api__calloc(1, sizeof(*srv));
   if (rc || !srv) {
@@ -101,6 +102,8 @@ int api_server_start(api_server **out, api_app *app) {
   if (!srv->workers) rc = API_ENOMEM;
   if (!rc && pipe2(srv->stop_pipe, O_CLOEXEC))
     rc = api__fail(API_ESYS, "pipe: %s", strerror(errno));
+  /* A full pipe already means "stop": api_server_stop must never block (signal handlers). */
+  if (!rc) fcntl(srv->stop_pipe[1], F_SETFL, O_NONBLOCK);
   int port = cfg->port == API_PORT_ANY ? 0 : cfg->port;
   for (int i = 0; !rc && i < cfg->workers; i++) {
     int fd = listen_on(cfg->host, port, &port);
@@ -112,14 +115,14 @@ int api_server_start(api_server **out, api_app *app) {
     rc = api__worker_init(&srv->workers[i], srv, i, fd);
   }
   srv->port = port;
-  if (!rc) rc = api__offload_start(&srv->offload, cfg->offload_threads);
-  /* Workers ignore SIGINT/SIGTERM/SIGPIPE: signals belong to the program's main thread. */
+  /* Our threads ignore SIGINT/SIGTERM/SIGPIPE: signals belong to the program's main thread. */
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
   sigaddset(&block, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &block, &old);
+  if (!rc) rc = api__offload_start(&srv->offload, cfg->offload_threads);
   int started = 0;
   for (; !rc && started < srv->nworkers; started++)
     if (pthread_create(&srv->workers[started].thread, NULL, api__worker_main,

@@ -38,12 +38,11 @@ static void close_list(api__worker *w, int kind) {
     api__conn_close(api__conn_of_link(w->timers[kind].next));
 }
 
+/* The loop ends when every connection is gone. A request suspended past the deadline has lost its
+ * connection but not its memory, which another thread may still be using: the worker waits for it
+ * to come back rather than free it under that thread. */
 static void maybe_exit(api__worker *w) {
-  if (!w->stopping) return;
-  uint32_t busy = 0;
-  for (api__list *l = w->timers[API__T_BUSY].next; l != &w->timers[API__T_BUSY]; l = l->next)
-    busy++;
-  if (w->nconns == 0 || (w->deadline_passed && w->nconns == busy)) event_base_loopbreak(w->base);
+  if (w->stopping && w->nconns == 0) event_base_loopbreak(w->base);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
@@ -66,8 +65,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg) {
   api__worker *w = arg;
-  w->deadline_passed = true;
-  for (int k = 0; k < API__T_BUSY; k++) close_list(w, k);
+  for (int k = 0; k < API__T_COUNT; k++) close_list(w, k);
+  if (w->nconns)
+    fprintf(stderr, "libapi: shutdown deadline passed; waiting for %u suspended request(s)\n",
+            w->nconns);
   maybe_exit(w);
 }
 
@@ -170,24 +171,11 @@ int api__worker_init(api__worker *w, struct api_server *srv, int index, int list
 void *api__worker_main(void *arg) {
   api__worker *w = arg;
   event_base_dispatch(w->base);
-  /* Whatever is left is closed; requests still suspended are freed when they come back. */
-  for (int k = 0; k < API__T_BUSY; k++) close_list(w, k);
   return NULL;
 }
 
 void api__worker_destroy(api__worker *w) {
-  /* Requests handed back after the loop ended. */
-  pthread_mutex_lock(&w->qlock);
-  api_req *q = w->queue_head;
-  w->queue_head = w->queue_tail = NULL;
-  pthread_mutex_unlock(&w->qlock);
-  while (q) {
-    api_req *next = q->queue_next;
-    api__conn_resumed(q);
-    q = next;
-  }
-  while (!api__list_empty(&w->timers[API__T_BUSY]))
-    api__conn_close(api__conn_of_link(w->timers[API__T_BUSY].next));
+  /* The loop has ended: every connection is closed and every request has come back. */
   if (w->listen_ev) event_free(w->listen_ev);
   if (w->wake_ev) event_free(w->wake_ev);
   if (w->tick_ev) event_free(w->tick_ev);
@@ -229,7 +217,8 @@ void api__worker_post(api__worker *w, api_req *req) {
 
 char *api__worker_request_id(api__worker *w, api__arena *a) {
   char *id = api__arena_alloc(a, 32);
-  if (id) snprintf(id, 32, "%s%08llx", w->id_prefix, (unsigned long long)++w->id_counter);
+  unsigned long long n = atomic_fetch_add_explicit(&w->id_counter, 1, memory_order_relaxed) + 1;
+  if (id) snprintf(id, 32, "%s%08llx", w->id_prefix, n);
   return id;
 }
 
