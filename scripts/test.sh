@@ -53,6 +53,7 @@ count_ctest build/ctest.log
 sanitized() {
   rm -rf build-asan/reports && mkdir -p build-asan/reports
   ASAN_OPTIONS=log_path=$root/build-asan/reports/asan:detect_leaks=1 \
+    LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 \
     UBSAN_OPTIONS=log_path=$root/build-asan/reports/ubsan:print_stacktrace=1 \
     suite build-asan -DLIBAPI_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DLIBAPI_BUILD_BENCH=OFF || return 1
   if compgen -G "build-asan/reports/*" >/dev/null; then
