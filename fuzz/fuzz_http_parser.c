@@ -58,8 +58,8 @@ static size_t off(const char *s, const char *buf) { return (size_t)(s - buf); }
 
 /* Decode in[0..len) in pieces of `step` (each copied to its own buffer); returns the status and
  * appends the body to *body. */
-static int dechunk(const char *in, size_t len, size_t step, char *body, size_t *blen,
-                   size_t *used, const char **reason) {
+static int dechunk(const char *in, size_t len, size_t step, char *body, size_t *blen, size_t *used,
+                   const char **reason) {
   api__chunked c;
   api__chunked_reset(&c);
   c.max_trailer_bytes = TRAILER_MAX;
@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = (size_t)rc1;
     check(h1.head_len == n && h2.head_len == n && h1.nheaders == h2.nheaders);
     check(h1.nheaders <= lim.max_headers && h1.headers == hdrs1);
-    check(memcmp(b1, b2, n) == 0);                   /* the same bytes NUL-terminated */
+    check(memcmp(b1, b2, n) == 0);                  /* the same bytes NUL-terminated */
     check(memcmp(b1 + n, data + n, size - n) == 0); /* nothing after the head was touched */
     check_str(h1.method, h1.method_len, b1, n, false);
     check(h1.method_len > 0 && h1.target_len > 0 && h1.target >= b1 &&
