@@ -168,6 +168,12 @@ static int flush(api__conn *c) {
 static void settle(api__conn *c) {
   api__worker *w = c->w;
   bool pending = c->wpos < c->out.len;
+  if (w->stopping && c->state == S_IDLE && !pending && c->rpos == c->rlen) {
+    /* Shutting down: a keep-alive connection whose last response has left has nothing more to do.
+     */
+    api__conn_close(c);
+    return;
+  }
   if (c->closing && !pending && c->state != S_HANDLER && c->state != S_LINGER) {
     /* Lingering close: stop sending, keep reading a little so that unread request bytes do not
      * turn our last response into a reset. */
@@ -384,7 +390,9 @@ static int process(api__conn *c) {
   for (;;) {
     switch (c->state) {
       case S_IDLE:
-        if (c->closing || c->rpos == c->rlen) return 0;
+        /* Pipelined requests wait while their answers cannot leave: a client that does not read
+         * must not make us run handlers and buffer without bound. */
+        if (c->closing || c->rpos == c->rlen || c->out.len - c->wpos >= OUT_HIGH_WATER) return 0;
         if (start_request(c)) return -1;
         /* fallthrough */
       case S_HEAD: {
@@ -405,6 +413,18 @@ static int process(api__conn *c) {
       default: /* S_BODY_CL reads straight into the body; S_HANDLER waits for its handler */
         return 0;
     }
+  }
+}
+
+/* Write what is pending and run pipelined requests that were held back while the output was over
+ * its mark, for as long as their answers can leave. Returns -1 if the connection was closed. */
+static int drain(api__conn *c) {
+  for (;;) {
+    if (flush(c)) return -1;
+    if (c->state != S_IDLE || c->closing || c->rpos == c->rlen ||
+        c->out.len - c->wpos >= OUT_HIGH_WATER)
+      return 0;
+    if (process(c)) return -1;
   }
 }
 
@@ -460,7 +480,9 @@ static void on_readable(api__conn *c) {
       if (process(c)) return;
       continue;
     }
-    if (c->state == S_HANDLER || (c->closing && c->state != S_LINGER)) break;
+    if (c->state == S_HANDLER || (c->closing && c->state != S_LINGER) ||
+        c->out.len - c->wpos >= OUT_HIGH_WATER)
+      break;
     if (!make_room(c)) {
       if (fail(c, c->state == S_HEAD ? API_EHDRTOOLARGE : API_ENOMEM, NULL)) return;
       break;
@@ -478,7 +500,7 @@ static void on_readable(api__conn *c) {
     api__conn_close(c); /* EOF or error: a half-sent request gets no answer */
     return;
   }
-  if (flush(c)) return;
+  if (drain(c)) return;
   settle(c);
 }
 
@@ -486,11 +508,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg) {
   api__conn *c = arg;
   c->w->now_ms = api__now_ms();
   if (what & EV_WRITE) {
-    if (flush(c)) return;
-    if (c->wpos == c->out.len && c->state == S_IDLE && c->rpos < c->rlen) {
-      /* Pipelined requests were held back while the output was full. */
-      if (process(c) || flush(c)) return;
-    }
+    if (drain(c)) return;
   }
   if (what & EV_READ) {
     on_readable(c);
@@ -514,7 +532,7 @@ void api__conn_resumed(api_req *req) {
     api__conn_close(c);
     return;
   }
-  if (finish(c) || process(c) || flush(c)) return;
+  if (finish(c) || process(c) || drain(c)) return;
   settle(c);
 }
 

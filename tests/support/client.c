@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 tc_conn *tc_connect(int port) {
@@ -159,4 +162,135 @@ void tc_stop(api_server *srv, api_app *app) {
     api_server_free(srv);
   }
   api_app_free(app);
+}
+
+double tc_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+tc_conn *tc_connect_nodelay(int port) {
+  tc_conn *c = tc_connect(port);
+  int one = 1;
+  if (c) setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return c;
+}
+
+void tc_set_timeout(tc_conn *c, int timeout_ms) {
+  struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+int tc_send_slowly(tc_conn *c, const void *data, size_t len, int gap_us) {
+  const char *p = data;
+  for (size_t i = 0; i < len; i++) {
+    if (tc_send(c, p + i, 1)) return -1;
+    if (gap_us > 0) usleep((useconds_t)gap_us);
+  }
+  return 0;
+}
+
+bool tc_readable(tc_conn *c, int timeout_ms) {
+  if (c->len) return true;
+  struct pollfd p = {.fd = c->fd, .events = POLLIN};
+  int n;
+  do n = poll(&p, 1, timeout_ms);
+  while (n < 0 && errno == EINTR);
+  return n > 0;
+}
+
+long tc_read_until_closed(tc_conn *c, char *out, size_t cap, int timeout_ms) {
+  size_t n = 0;
+  if (cap == 0) return -1;
+  size_t take = c->len < cap - 1 ? c->len : cap - 1;
+  memcpy(out, c->buf, take);
+  n = take;
+  consume(c, c->len); /* whatever did not fit is dropped */
+  double deadline = tc_now() + timeout_ms / 1000.0;
+  for (;;) {
+    int left = (int)((deadline - tc_now()) * 1000);
+    if (left < 0) left = 0;
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    int pr = poll(&p, 1, left);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) {
+      out[n] = '\0';
+      return -1;
+    }
+    char b[4096];
+    ssize_t r = recv(c->fd, b, sizeof(b), 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break; /* EOF or reset */
+    size_t k = (size_t)r < cap - 1 - n ? (size_t)r : cap - 1 - n;
+    memcpy(out + n, b, k);
+    n += k;
+  }
+  out[n] = '\0';
+  return (long)n;
+}
+
+const char *tc_header_n(const tc_response *r, const char *name, int idx) {
+  static _Thread_local char value[4096];
+  size_t n = strlen(name);
+  const char *line = strstr(r->head, "\r\n");
+  while (line && line[2]) {
+    line += 2;
+    const char *end = strstr(line, "\r\n");
+    if (!end) break;
+    if ((size_t)(end - line) > n && line[n] == ':' && strncasecmp(line, name, n) == 0 &&
+        idx-- == 0) {
+      const char *v = line + n + 1;
+      while (*v == ' ') v++;
+      size_t vl = (size_t)(end - v);
+      if (vl >= sizeof(value)) vl = sizeof(value) - 1;
+      memcpy(value, v, vl);
+      value[vl] = '\0';
+      return value;
+    }
+    line = end;
+  }
+  return NULL;
+}
+
+int tc_local_port(const tc_conn *c) {
+  struct sockaddr_in sa;
+  socklen_t len = sizeof(sa);
+  if (getsockname(c->fd, (struct sockaddr *)&sa, &len) != 0) return -1;
+  return ntohs(sa.sin_port);
+}
+
+char *tc_run(const char *cmd, int *exit_status) {
+  FILE *p = popen(cmd, "r");
+  if (!p) return NULL;
+  size_t cap = 4096, n = 0;
+  char *out = malloc(cap);
+  while (out) {
+    if (cap - n < 2048) {
+      char *bigger = realloc(out, cap * 2);
+      if (!bigger) {
+        free(out);
+        out = NULL;
+        break;
+      }
+      out = bigger;
+      cap *= 2;
+    }
+    size_t r = fread(out + n, 1, cap - n - 1, p);
+    n += r;
+    if (r == 0) break;
+  }
+  int st = pclose(p);
+  if (exit_status) *exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (out) out[n] = '\0';
+  return out;
+}
+
+size_t tc_rss_bytes(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long size = 0, rss = 0;
+  int got = fscanf(f, "%lu %lu", &size, &rss);
+  fclose(f);
+  return got == 2 ? (size_t)rss * (size_t)sysconf(_SC_PAGESIZE) : 0;
 }

@@ -44,4 +44,29 @@ void tc_stop(api_server *srv, api_app *app);
 /* A config for tests: ephemeral port, given workers, short timeouts where useful. */
 api_config tc_config(int workers);
 
+/* ---- helpers for the integration tests ---- */
+
+/* Seconds on the monotonic clock. */
+double tc_now(void);
+/* Connect like tc_connect, with TCP_NODELAY, so that each tc_send leaves as its own segment. */
+tc_conn *tc_connect_nodelay(int port);
+/* Change the receive timeout of tc_read (default 5000 ms). */
+void tc_set_timeout(tc_conn *c, int timeout_ms);
+/* Send len bytes one at a time, sleeping gap_us microseconds after each. Returns 0 or -1. */
+int tc_send_slowly(tc_conn *c, const void *data, size_t len, int gap_us);
+/* True when bytes (or EOF) are ready to read within timeout_ms, counting bytes already buffered. */
+bool tc_readable(tc_conn *c, int timeout_ms);
+/* Read everything until the server closes (buffered bytes first) into out[0..cap), NUL-terminated.
+ * Returns the byte count, or -1 if the connection was still open after timeout_ms. */
+long tc_read_until_closed(tc_conn *c, char *out, size_t cap, int timeout_ms);
+/* The idx-th (from 0) response header called name, copied into a static buffer, or NULL. */
+const char *tc_header_n(const tc_response *r, const char *name, int idx);
+/* The local port of the client's socket. */
+int tc_local_port(const tc_conn *c);
+/* Run a shell command and return its standard output (malloc'd, NUL-terminated; free() it), or
+ * NULL. *exit_status gets its exit status when not NULL. */
+char *tc_run(const char *cmd, int *exit_status);
+/* The resident set size of this process in bytes, or 0 if unknown. */
+size_t tc_rss_bytes(void);
+
 #endif
