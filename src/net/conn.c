@@ -168,12 +168,8 @@ static int flush(api__conn *c) {
 static void settle(api__conn *c) {
   api__worker *w = c->w;
   bool pending = c->wpos < c->out.len;
-  if (w->stopping && c->state == S_IDLE && !pending && c->rpos == c->rlen) {
-    /* Shutting down: a keep-alive connection whose last response has left has nothing more to do.
-     */
-    api__conn_close(c);
-    return;
-  }
+  if (w->stopping && c->state == S_IDLE && !pending && c->rpos == c->rlen)
+    c->closing = true; /* shutting down: nothing left to do but close, lingering */
   if (c->closing && !pending && c->state != S_HANDLER && c->state != S_LINGER) {
     /* Lingering close: stop sending, keep reading a little so that unread request bytes do not
      * turn our last response into a reset. */
@@ -295,6 +291,7 @@ static int rebase_head(api__conn *c, uint32_t head_len) {
   REBASE(req->head.target);
   REBASE(req->head.path);
   REBASE(req->head.query);
+  for (unsigned i = 0; i < req->match.nparams; i++) REBASE(req->match.params[i].value);
   for (uint32_t i = 0; i < req->head.nheaders; i++) {
     REBASE(req->headers[i].name);
     REBASE(req->headers[i].value);
