@@ -535,12 +535,8 @@ Test(async, graceful_shutdown_closes_a_connection_once_its_last_response_is_writ
   cfg.shutdown_timeout_ms = 20000;
   cfg.idle_timeout_ms = 20000;
   start(cfg);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int small = 4096;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  int fd = tc_connect_small_window(port);
+  cr_assert_geq(fd, 0);
   static const char req[] = "GET /big?n=8388608 HTTP/1.1\r\nHost: x\r\n\r\n";
   cr_assert_eq(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(req) - 1));
   usleep(300 * 1000); /* the response is built and stuck in the output */
@@ -576,12 +572,8 @@ Test(async, graceful_shutdown_does_not_reset_a_response_with_a_request_behind_it
    * socket, as the server does not read while a handler runs). The in-flight answer says
    * Connection: close and must arrive whole: closing a socket with unread input sends a reset,
    * which throws away whatever answer bytes the kernel had not delivered yet. */
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int small = 4096;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  int fd = tc_connect_small_window(port);
+  cr_assert_geq(fd, 0);
   tc_conn *c = calloc(1, sizeof(*c));
   cr_assert_not_null(c);
   c->fd = fd;

@@ -298,12 +298,8 @@ Test(timeouts, a_client_that_stops_reading_is_dropped_after_the_write_timeout) {
   cfg.idle_timeout_ms = 20000;
   start(cfg);
   /* A small receive window, so that an 8 MiB answer cannot all leave. */
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int small = 4096;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  int fd = tc_connect_small_window(port);
+  cr_assert_geq(fd, 0);
   static const char req[] = "GET /big?n=8388608 HTTP/1.1\r\nHost: x\r\n\r\n";
   cr_assert_eq(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(req) - 1));
   usleep(2000 * 1000); /* read nothing for four write timeouts */

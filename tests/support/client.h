@@ -23,6 +23,9 @@ typedef struct tc_response {
 /* Connect to 127.0.0.1:port with a 5 s receive timeout. Returns NULL on failure. */
 tc_conn *tc_connect(int port);
 void tc_close(tc_conn *c);
+/* A plain blocking socket connected to 127.0.0.1:port with a 4 KiB receive buffer, so that a large
+ * answer cannot all leave the server while the test reads nothing. Returns the fd, or -1. */
+int tc_connect_small_window(int port);
 /* Send all bytes. Returns 0 or -1. */
 int tc_send(tc_conn *c, const void *data, size_t len);
 int tc_send_str(tc_conn *c, const char *s);
