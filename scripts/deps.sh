@@ -2,7 +2,8 @@
 # deps.sh [--test]: install the Debian packages libapi needs to build (and, with --test, to run
 # its whole test suite: Criterion, curl, clang's libFuzzer). Installs only what is missing.
 set -euo pipefail
-pkgs=(gcc make cmake pkg-config libc6-dev libevent-dev libjansson-dev)
+pkgs=(gcc make cmake pkg-config libc6-dev libevent-dev libjansson-dev libssl-dev zlib1g-dev
+  libpcre2-dev libcrypt-dev)
 if [[ ${1:-} == --test ]]; then
   pkgs+=(libcriterion-dev curl clang libclang-rt-14-dev binutils)
 fi
