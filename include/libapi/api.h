@@ -5,9 +5,11 @@
 #include <libapi/version.h>
 #include "app.h"
 #include "common.h"
+#include "middleware.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
 #include "server.h"
+#include "test.h"
 
 #endif

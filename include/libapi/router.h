@@ -10,6 +10,7 @@
 #define LIBAPI_ROUTER_H
 
 #include "common.h"
+#include "middleware.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,6 +41,19 @@ typedef struct api_route {
   api_handler_fn handler; /**< required */
   void *user_data;        /**< passed to the handler */
   const char *summary;    /**< one line for the OpenAPI document (optional) */
+  /** Middleware for this route only, after the app's and the groups': a NULL-terminated array,
+   * e.g. `.middleware = (const api_middleware *[]){&auth, NULL}` (the structs are copied). */
+  const api_middleware *const *middleware;
+  /** Largest request body for this route, bytes (a larger one is a 413 before it is read);
+   * 0: the app's max_body. May be larger than the app's. */
+  unsigned long long max_body;
+  /**
+   * How long the request may stay suspended (API_ASYNC) in its hooks and handler, from the end of
+   * its body, in milliseconds; 0: no limit. When it runs out the client gets 504 with the JSON
+   * error body and the connection closes; the suspended work still completes (its after callback
+   * runs, its response is dropped). A handler that does not suspend cannot be interrupted.
+   */
+  unsigned timeout_ms;
 } api_route;
 
 #define API_ROUTE(...) (&(const api_route){.size = sizeof(api_route), __VA_ARGS__})

@@ -1,6 +1,7 @@
 /* The app: configuration (defaults < code < environment) and route registration. */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,7 @@ int api_app_new(api_app **out, const api_config *cfg) {
   int rc = api__config_resolve(&app->cfg);
   if (!rc && !(app->host = api__strdup(app->cfg.host))) rc = API_ENOMEM;
   if (!rc) rc = api__router_new(&app->router);
+  app->mws_tail = &app->mws;
   if (rc) {
     api_app_free(app);
     return rc;
@@ -111,9 +113,18 @@ int api_app_new(api_app **out, const api_config *cfg) {
 
 void api_app_free(api_app *app) {
   if (!app) return;
+  for (api__on_free *f = app->on_free, *next; f; f = next) {
+    next = f->next;
+    f->fn(f->user_data);
+    api__free(f);
+  }
   api__router_free(app->router);
+  api__mw_free_list(app->mws);
+  api__chain_free(&app->chain);
   for (api__route *r = app->routes, *next; r; r = next) {
     next = r->next;
+    api__mw_free_list(r->mws);
+    api__chain_free(&r->chain);
     api__free(r->pattern);
     api__free(r->method);
     api__free(r->summary);
@@ -121,6 +132,7 @@ void api_app_free(api_app *app) {
   }
   for (api_group *g = app->groups, *next; g; g = next) {
     next = g->next;
+    api__mw_free_list(g->mws);
     api__free(g->prefix);
     api__free(g);
   }
@@ -139,7 +151,8 @@ static int config_error(api_app *app, int rc) {
   return rc;
 }
 
-static int add_route(api_app *app, const char *prefix, const api_route *route) {
+static int add_route(api_app *app, api_group *group, const api_route *route) {
+  const char *prefix = group ? group->prefix : "";
   if (app->frozen)
     return api__fail(API_ESTATE, "routes cannot be added once a server has started for the app");
   if (!route || !route->path || !route->method || !route->handler)
@@ -166,18 +179,31 @@ static int add_route(api_app *app, const char *prefix, const api_route *route) {
   r->desc.path = r->pattern;
   r->desc.method = r->method;
   r->desc.summary = r->summary;
+  r->desc.middleware = NULL;
+  r->group = group;
+  r->mws_tail = &r->mws;
   r->next = app->routes;
   app->routes = r;
+  const api_middleware *const *mw =
+      route->size > offsetof(api_route, middleware) ? route->middleware : NULL;
+  for (size_t i = 0; mw && mw[i]; i++) {
+    if (!mw[i]->size)
+      return config_error(
+          app,
+          api__fail(API_EINVAL, "route %s %s: middleware %zu was not built with API_MIDDLEWARE",
+                    r->method, r->pattern, i));
+    if (api__mw_append(&r->mws_tail, mw[i])) return API_ENOMEM;
+  }
   char msg[256];
   int rc = api__router_add(app->router, r->method, r->pattern, r, msg, sizeof(msg));
   if (rc) return config_error(app, api__fail(rc, "%s", msg));
   return 0;
 }
 
-int api_app_route(api_app *app, const api_route *route) { return add_route(app, "", route); }
+int api_app_route(api_app *app, const api_route *route) { return add_route(app, NULL, route); }
 
 int api_group_route(api_group *group, const api_route *route) {
-  return add_route(group->app, group->prefix, route);
+  return add_route(group->app, group, route);
 }
 
 #define SHORTHAND(fn, verb)                                                                  \
@@ -191,7 +217,8 @@ SHORTHAND(api_app_put, "PUT")
 SHORTHAND(api_app_patch, "PATCH")
 SHORTHAND(api_app_delete, "DELETE")
 
-static int new_group(api_app *app, const char *parent, const char *prefix, api_group **out) {
+static int new_group(api_app *app, api_group *parent_group, const char *prefix, api_group **out) {
+  const char *parent = parent_group ? parent_group->prefix : "";
   *out = NULL;
   size_t n = prefix ? strlen(prefix) : 0;
   if (n < 2 || prefix[0] != '/' || prefix[n - 1] == '/')
@@ -209,7 +236,9 @@ static int new_group(api_app *app, const char *parent, const char *prefix, api_g
   memcpy(p, parent, pn);
   memcpy(p + pn, prefix, n + 1);
   g->app = app;
+  g->parent = parent_group;
   g->prefix = p;
+  g->mws_tail = &g->mws;
   g->next = app->groups;
   app->groups = g;
   *out = g;
@@ -217,9 +246,9 @@ static int new_group(api_app *app, const char *parent, const char *prefix, api_g
 }
 
 int api_app_group(api_app *app, const char *prefix, api_group **out) {
-  return new_group(app, "", prefix, out);
+  return new_group(app, NULL, prefix, out);
 }
 
 int api_group_group(api_group *parent, const char *prefix, api_group **out) {
-  return new_group(parent->app, parent->prefix, prefix, out);
+  return new_group(parent->app, parent, prefix, out);
 }

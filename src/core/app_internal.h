@@ -6,23 +6,62 @@
 #include <stdbool.h>
 
 #include "libapi/app.h"
+#include "libapi/middleware.h"
 #include "libapi/router.h"
 #include "router/router.h"
 
-/* A registered route: the copied descriptor and its full pattern (group prefix included). */
-typedef struct api__route {
-  api_route desc; /* strings point into this struct's own copies */
-  char *pattern;
-  char *method;
-  char *summary;
-  struct api__route *next;
-} api__route;
+/* The hook phases, in the order a request meets them. */
+enum {
+  API__H_ON_REQUEST,
+  API__H_PRE_HANDLER,
+  API__H_ON_ERROR,
+  API__H_ON_SEND,
+  API__H_ON_RESPONSE,
+  API__H_COUNT
+};
+
+typedef struct api__hook {
+  api_hook_fn fn;
+  void *user_data;
+} api__hook;
+
+/* The hooks a request runs, per phase, flattened at freeze time (app, groups, route). */
+typedef struct api__chain {
+  api__hook *hooks[API__H_COUNT];
+  unsigned n[API__H_COUNT];
+} api__chain;
+
+/* A registration list of middleware, in order. */
+typedef struct api__mw {
+  api_middleware desc;
+  struct api__mw *next;
+} api__mw;
 
 struct api_group {
   api_app *app;
+  struct api_group *parent;
   char *prefix;
+  api__mw *mws, **mws_tail;
   struct api_group *next;
 };
+
+/* A registered route: the copied descriptor and its full pattern (group prefix included). */
+typedef struct api__route {
+  api_route desc; /* strings point into this struct's own copies; desc.middleware is NULL */
+  char *pattern;
+  char *method;
+  char *summary;
+  api_group *group; /* NULL for the app */
+  api__mw *mws, **mws_tail;
+  api__chain chain; /* built by api__app_freeze */
+  struct api__route *next;
+} api__route;
+
+typedef struct api__on_free {
+  api_free_fn fn;
+  void *user_data;
+  struct api__on_free *next;
+} api__on_free;
 
 struct api_app {
   api_config cfg;
@@ -30,11 +69,21 @@ struct api_app {
   api__router *router;
   api__route *routes; /* newest first, for freeing (and later the OpenAPI document) */
   api_group *groups;
+  api__mw *mws, **mws_tail;
+  api__chain chain; /* the app's hooks alone: unrouted requests and parser errors */
+  api__on_free *on_free;
   int config_err; /* first registration error, refused by api_server_start */
   char config_msg[256];
   atomic_bool running;
   bool frozen; /* a server has started for it: routes are read-only from then on */
 };
+
+int api__mw_append(api__mw ***tail, const api_middleware *mw);
+void api__mw_free_list(api__mw *m);
+void api__chain_free(api__chain *chain);
+
+/* Freeze the app for a server: router lookups and hook chains. Returns 0 or API_ENOMEM. */
+int api__app_freeze(api_app *app);
 
 /* Apply defaults and the API_* environment to cfg (a full-size struct). */
 int api__config_resolve(api_config *cfg);

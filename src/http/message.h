@@ -15,6 +15,7 @@
 struct api__conn;
 struct api__worker;
 struct api__route;
+struct api__chain;
 
 typedef struct api__out_header {
   const char *name;
@@ -69,7 +70,17 @@ struct api_req {
   char *client_addr;
   api__cleanup *cleanups;
   struct api_res res;
+  uint64_t max_body; /* the route's limit, or the app's */
+  uint64_t start_ns; /* the first byte arrived (monotonic) */
+  size_t wire_bytes; /* the response as serialized, for on_response */
+  /* the pipeline (core/pipeline.c) */
+  const struct api__chain *chain;
+  unsigned hook_i;
+  uint8_t phase;
+  bool oom;       /* an error response could not be built */
+  bool timed_out; /* the route's timeout answered 504 while the request was suspended */
   /* async completion */
+  int resume_rc;
   api_work_fn work;
   api_after_work_fn after;
   void *after_data;

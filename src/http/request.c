@@ -31,9 +31,12 @@ void api__req_release(api_req *req) {
   api__arena_reset(&req->arena);
 }
 
-const char *api_req_method(const api_req *req) { return req->head.method; }
-const char *api_req_path(const api_req *req) { return req->head.path; }
-const char *api_req_query_string(const api_req *req) { return req->head.query; }
+/* After a parse error the head is cleared: these give "" rather than NULL. */
+const char *api_req_method(const api_req *req) { return req->head.method ? req->head.method : ""; }
+const char *api_req_path(const api_req *req) { return req->head.path ? req->head.path : ""; }
+const char *api_req_query_string(const api_req *req) {
+  return req->head.query ? req->head.query : "";
+}
 int api_req_http_minor(const api_req *req) { return req->head.minor; }
 const char *api_req_route(const api_req *req) {
   return req->route_rc == 0 ? req->match.pattern : NULL;

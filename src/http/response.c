@@ -41,17 +41,7 @@ static int add_header(api_res *res, const char *name, const char *value, bool re
     res->touched = true;
     return 0;
   }
-  if (replace) {
-    for (api__out_header **p = &res->headers; *p;) {
-      if ((*p)->name_len == nl && strncasecmp((*p)->name, name, nl) == 0) {
-        *p = (*p)->next;
-      } else {
-        p = &(*p)->next;
-      }
-    }
-    res->tail = &res->headers;
-    while (*res->tail) res->tail = &(*res->tail)->next;
-  }
+  if (replace) api_res_header_remove(res, name);
   api__out_header *h = api__arena_alloc(&req->arena, sizeof(*h));
   char *n = api__arena_strndup(&req->arena, name, nl);
   char *v = api__arena_strndup(&req->arena, value, vl);
@@ -252,4 +242,22 @@ const char *api_res_get_header(const api_res *res, const char *name) {
 const void *api_res_get_body(const api_res *res, size_t *len) {
   if (len) *len = res->body_len;
   return res->body;
+}
+
+int api_res_header_remove(api_res *res, const char *name) {
+  size_t n = strlen(name);
+  if (n == 12 && strcasecmp(name, "content-type") == 0) {
+    res->content_type = NULL;
+    return 0;
+  }
+  for (api__out_header **p = &res->headers; *p;) {
+    if ((*p)->name_len == n && strncasecmp((*p)->name, name, n) == 0) {
+      *p = (*p)->next;
+    } else {
+      p = &(*p)->next;
+    }
+  }
+  res->tail = &res->headers;
+  while (*res->tail) res->tail = &(*res->tail)->next;
+  return 0;
 }

@@ -211,10 +211,12 @@ static bool out_ready(api__conn *c) {
 static int finish(api__conn *c) {
   api__worker *w = c->w;
   bool keep = c->keep_alive && !w->stopping;
+  size_t before = c->out.len;
   if (!out_ready(c) || api__write_response(&c->out, c->req, keep, w->date_line, w->date_len)) {
     api__conn_close(c);
     return -1;
   }
+  api__pipeline_responded(c->req, c->out.len - before);
   release_request(c);
   c->rpos = c->req_end;
   if (c->rpos == c->rlen) c->rpos = c->rlen = 0;
@@ -231,12 +233,25 @@ static int fail(api__conn *c, int err, const char *reason) {
     snprintf(msg, sizeof(msg), "%s: %s", api_strerror(err), reason);
     m = msg;
   }
-  if (!c->req || api__res_std_error(c->req, err, m)) {
+  if (!c->req) {
     api__conn_close(c);
     return -1;
   }
+  bool head_complete = c->state != S_HEAD;
+  if (!head_complete) {
+    /* The head is half parsed: hooks must not see its pieces. */
+    memset(&c->req->head, 0, sizeof(c->req->head));
+    c->req->route_rc = API_ENOTFOUND;
+  }
   c->keep_alive = false;
   c->req_end = c->rlen; /* whatever else was sent is discarded */
+  c->state = S_HANDLER;
+  int rc = api__pipeline_error(c->req, err, m, head_complete);
+  if (rc == API_ASYNC) return 0;
+  if (rc < 0) {
+    api__conn_close(c);
+    return -1;
+  }
   return finish(c);
 }
 
@@ -253,6 +268,7 @@ static int start_request(api__conn *c) {
   char *arena = (char *)((at + alignof(max_align_t) - 1) & ~(uintptr_t)(alignof(max_align_t) - 1));
   size_t arena_size = w->block_size - (size_t)(arena - (char *)block);
   api__req_init(req, c, w, arena, arena_size, hdrs);
+  req->start_ns = api__now_ns();
   c->req = req;
   api__parser_reset(&c->parser);
   c->state = S_HEAD;
@@ -261,9 +277,16 @@ static int start_request(api__conn *c) {
 }
 
 static int dispatch(api__conn *c) {
+  api_req *req = c->req;
   c->state = S_HANDLER;
-  set_timer(c, API__T_BUSY, 0);
-  int rc = api__pipeline_run(c->req);
+  unsigned timeout = req->route_rc == 0 ? req->route->desc.timeout_ms : 0;
+  if (timeout) {
+    api_req_id(req); /* fixed now: the 504 may be written while another thread holds the request */
+    set_timer(c, API__T_ROUTE, timeout);
+  } else {
+    set_timer(c, API__T_BUSY, 0);
+  }
+  int rc = api__pipeline_run(req);
   if (rc == API_ASYNC) return 0;
   if (rc < 0) {
     api__conn_close(c);
@@ -302,7 +325,7 @@ static int rebase_head(api__conn *c, uint32_t head_len) {
 
 static int feed_chunked(api__conn *c) {
   api_req *req = c->req;
-  uint64_t max = c->w->cfg->max_body;
+  uint64_t max = req->max_body;
   while (c->rpos < c->rlen) {
     size_t used = 0, dlen = 0;
     const char *data = NULL;
@@ -339,7 +362,11 @@ static int begin_body(api__conn *c, uint32_t head_len) {
   const api__head *h = &req->head;
   req->route_rc =
       api__router_find(w->app->router, h->method, h->method_len, h->path, h->path_len, &req->match);
-  if (req->route_rc == 0) req->route = req->match.route;
+  req->max_body = w->cfg->max_body;
+  if (req->route_rc == 0) {
+    req->route = req->match.route;
+    if (req->route->desc.max_body) req->max_body = req->route->desc.max_body;
+  }
   c->keep_alive = h->keep_alive;
   bool has_body = h->chunked || h->content_length > 0;
   if (has_body && h->expect_continue && req->route_rc != 0 && req->route_rc != API__ROUTE_OPTIONS &&
@@ -362,7 +389,7 @@ static int begin_body(api__conn *c, uint32_t head_len) {
   uint64_t cl = h->content_length > 0 ? (uint64_t)h->content_length : 0;
   c->req_end = c->rpos + head_len;
   if (cl == 0) return dispatch(c);
-  if (cl > w->cfg->max_body) return fail(c, API_EBODYTOOLARGE, NULL);
+  if (cl > req->max_body) return fail(c, API_EBODYTOOLARGE, NULL);
   req->body = api__arena_alloc(&req->arena, cl + 1);
   if (!req->body) return fail(c, API_ENOMEM, NULL);
   req->body_expected = cl;
@@ -517,6 +544,21 @@ static void on_event(evutil_socket_t fd, short what, void *arg) {
 void api__conn_resumed(api_req *req) {
   api__conn *c = req->conn;
   c->w->now_ms = api__now_ms();
+  if (req->timed_out) {
+    /* Its 504 has been written; let its work finish, then the request is over. */
+    api__pipeline_abandon(req);
+    api__res_std_error(req, API_EGATEWAYTIMEOUT, NULL);
+    api__pipeline_responded(req, req->wire_bytes);
+    c->state = S_IDLE;
+    c->rpos = c->rlen = 0;
+    release_request(c);
+    if (c->orphan) {
+      free_conn(c);
+      return;
+    }
+    settle(c);
+    return;
+  }
   /* The after-callback runs even for a request whose connection is gone: it may own resources. */
   int rc = api__pipeline_resume(req);
   if (rc == API_ASYNC) return;
@@ -533,8 +575,39 @@ void api__conn_resumed(api_req *req) {
   settle(c);
 }
 
+/* A suspended request outlived its route's timeout: answer 504 now, without touching the request
+ * (another thread may hold it), and close once it comes back. */
+static void route_timeout(api__conn *c) {
+  api_req *req = c->req;
+  char body[256];
+  int blen = snprintf(body, sizeof(body),
+                      "{\"error\":{\"code\":\"TIMEOUT\",\"message\":\"%s\"},\"request_id\":\"%s\"}",
+                      api_strerror(API_EGATEWAYTIMEOUT), req->id ? req->id : "none");
+  char head[256];
+  int hlen = snprintf(head, sizeof(head),
+                      "HTTP/1.1 504 Gateway Timeout\r\n%.*sContent-Type: application/json\r\n"
+                      "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                      (int)c->w->date_len, c->w->date_line, blen);
+  req->timed_out = true;
+  req->wire_bytes = (size_t)hlen + (size_t)blen;
+  c->closing = true;
+  c->keep_alive = false;
+  c->req_end = c->rlen;
+  set_timer(c, API__T_BUSY, 0);
+  if (!out_ready(c) || !api__buf_append(&c->out, head, (size_t)hlen) ||
+      !api__buf_append(&c->out, body, (size_t)blen)) {
+    api__conn_close(c);
+    return;
+  }
+  if (flush(c)) return;
+  settle(c);
+}
+
 void api__conn_timeout(api__conn *c) {
   switch (c->tlist) {
+    case API__T_ROUTE:
+      route_timeout(c);
+      return;
     case API__T_HEAD:
       if (c->rlen > c->rpos && c->req) {
         if (fail(c, API_ETIMEOUT, "the request head took too long") || flush(c)) return;

@@ -30,6 +30,7 @@ enum {
   API__T_WRITE,
   API__T_LINGER,
   API__T_BUSY,
+  API__T_ROUTE, /* suspended requests with a route timeout: unsorted, scanned on each tick */
   API__T_COUNT
 };
 
@@ -48,6 +49,7 @@ typedef struct api__worker {
   struct event *wake_ev;
   pthread_mutex_t qlock;
   api_req *queue_head, *queue_tail; /* completed async requests, from any thread */
+  struct api__injected *injected;   /* connections handed over by api__server_inject */
   api__list timers[API__T_COUNT];
   uint32_t nconns;
   uint64_t now_ms;  /* monotonic, refreshed per event batch */
@@ -81,7 +83,15 @@ struct api_server {
 
 typedef struct api__conn api__conn;
 
+/* Start a server; without listen, it has one worker and no listener, and connections arrive only
+ * through api__server_inject (the in-process test client). */
+int api__server_start(api_server **out, api_app *app, bool listen);
+/* Hand a connected socket to the server's first worker, as if accepted from peer sa. Takes fd. */
+int api__server_inject(api_server *srv, int fd, const void *sa, unsigned salen);
+
 /* Worker side. */
+/* Accept the connections api__server_inject queued (on the worker). */
+void api__worker_take_injected(api__worker *w);
 int api__worker_init(api__worker *w, struct api_server *srv, int index, int listen_fd);
 void *api__worker_main(void *arg);
 void api__worker_destroy(api__worker *w);
@@ -92,6 +102,7 @@ void api__worker_wake(api__worker *w);
 /* A request id, "<worker prefix><counter>", in the arena. */
 char *api__worker_request_id(api__worker *w, api__arena *a);
 uint64_t api__now_ms(void);
+uint64_t api__now_ns(void);
 
 /* Connection side (conn.c). */
 void api__conn_accept(api__worker *w, int fd, const void *sa, unsigned salen);
@@ -121,10 +132,18 @@ int api__offload_submit(api__offload *o, api_req *req);
 void api__offload_stop(api__offload *o);
 
 /* The pipeline (core/pipeline.c): run a request whose head and body are in. Returns API_ASYNC
- * when the request was suspended, else 0 with the response ready on req->res. */
+ * when the request was suspended, API_ENOMEM when no response could be built (close), else 0 with
+ * the response ready on req->res (on_send hooks done). */
 int api__pipeline_run(api_req *req);
+/* Answer with an error found before the pipeline ran (parser, limits, timeouts): on_send hooks
+ * only — the route's when the head was complete, else the app's. Returns as api__pipeline_run. */
+int api__pipeline_error(api_req *req, int err, const char *message, bool head_complete);
 /* Continue a request coming back from suspension or offload (on its worker). */
 int api__pipeline_resume(api_req *req);
+/* A request whose route timed out came back: run its after callback, drop its answer. */
+void api__pipeline_abandon(api_req *req);
+/* The response was serialized (wire_bytes long): run the on_response hooks. */
+void api__pipeline_responded(api_req *req, size_t wire_bytes);
 
 /* Response serialization (http/writer.c): status line, headers and body into out. */
 int api__write_response(api__buf *out, api_req *req, bool keep_alive, const char *date_line,

@@ -79,15 +79,16 @@ static void free_server(api_server *srv) {
   api__free(srv);
 }
 
-int api_server_start(api_server **out, api_app *app) {
+int api_server_start(api_server **out, api_app *app) { return api__server_start(out, app, true); }
+
+int api__server_start(api_server **out, api_app *app, bool listen) {
   *out = NULL;
   if (app->config_err)
     return api__fail(API_ESTATE, "the app has a configuration error: %s", app->config_msg);
   bool expected = false;
   if (!atomic_compare_exchange_strong(&app->running, &expected, true))
     return api__fail(API_ESTATE, "this app is already running");
-  app->frozen = true;
-  int rc = api__router_freeze(app->router);
+  int rc = api__app_freeze(app);
   api_server *srv = api__calloc(1, sizeof(*srv));
   if (rc || !srv) {
     api__free(srv);
@@ -98,23 +99,24 @@ int api_server_start(api_server **out, api_app *app) {
   srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
   const api_config *cfg = &app->cfg;
   raise_fd_limit();
-  srv->workers = api__calloc((size_t)cfg->workers, sizeof(api__worker));
+  int nworkers = listen ? cfg->workers : 1;
+  srv->workers = api__calloc((size_t)nworkers, sizeof(api__worker));
   if (!srv->workers) rc = API_ENOMEM;
   if (!rc && pipe2(srv->stop_pipe, O_CLOEXEC))
     rc = api__fail(API_ESYS, "pipe: %s", strerror(errno));
   /* A full pipe already means "stop": api_server_stop must never block (signal handlers). */
   if (!rc) fcntl(srv->stop_pipe[1], F_SETFL, O_NONBLOCK);
   int port = cfg->port == API_PORT_ANY ? 0 : cfg->port;
-  for (int i = 0; !rc && i < cfg->workers; i++) {
-    int fd = listen_on(cfg->host, port, &port);
-    if (fd < 0) {
+  for (int i = 0; !rc && i < nworkers; i++) {
+    int fd = -1;
+    if (listen && (fd = listen_on(cfg->host, port, &port)) < 0) {
       rc = fd;
       break;
     }
     srv->nworkers++;
     rc = api__worker_init(&srv->workers[i], srv, i, fd);
   }
-  srv->port = port;
+  srv->port = listen ? port : 0;
   /* Our threads ignore SIGINT/SIGTERM/SIGPIPE: signals belong to the program's main thread. */
   sigset_t block, old;
   sigemptyset(&block);
@@ -195,4 +197,44 @@ int api_app_run(api_app *app) {
   api_server_free(srv);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return 0;
+}
+
+/* A connection handed over by api__server_inject, waiting for its worker. */
+typedef struct api__injected {
+  int fd;
+  unsigned salen;
+  struct sockaddr_storage sa;
+  struct api__injected *next;
+} api__injected;
+
+int api__server_inject(api_server *srv, int fd, const void *sa, unsigned salen) {
+  api__worker *w = &srv->workers[0];
+  api__injected *in = api__calloc(1, sizeof(*in));
+  if (!in || salen > sizeof(in->sa)) {
+    api__free(in);
+    close(fd);
+    return in ? API_EINVAL : API_ENOMEM;
+  }
+  in->fd = fd;
+  in->salen = salen;
+  memcpy(&in->sa, sa, salen);
+  pthread_mutex_lock(&w->qlock);
+  in->next = w->injected;
+  w->injected = in;
+  pthread_mutex_unlock(&w->qlock);
+  api__worker_wake(w);
+  return 0;
+}
+
+void api__worker_take_injected(api__worker *w) {
+  pthread_mutex_lock(&w->qlock);
+  api__injected *in = w->injected;
+  w->injected = NULL;
+  pthread_mutex_unlock(&w->qlock);
+  while (in) {
+    api__injected *next = in->next;
+    api__conn_accept(w, in->fd, &in->sa, in->salen);
+    api__free(in);
+    in = next;
+  }
 }

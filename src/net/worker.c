@@ -22,6 +22,12 @@ uint64_t api__now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t api__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void refresh_date(api__worker *w) {
   time_t now = time(NULL);
   if (now == w->date_sec) return;
@@ -49,7 +55,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   api__worker *w = arg;
   w->now_ms = api__now_ms();
   refresh_date(w);
-  if (w->accept_paused && !w->stopping) {
+  if (w->accept_paused && !w->stopping && w->listen_ev) {
     w->accept_paused = false;
     event_add(w->listen_ev, NULL);
   }
@@ -59,6 +65,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
       if (!api__conn_timeout_due(c, w->now_ms)) break;
       api__conn_timeout(c);
     }
+  }
+  /* Route timeouts differ per route, so their list is not sorted: look at each entry. */
+  for (api__list *l = w->timers[API__T_ROUTE].next, *next; l != &w->timers[API__T_ROUTE];
+       l = next) {
+    next = l->next;
+    api__conn *c = api__conn_of_link(l);
+    if (api__conn_timeout_due(c, w->now_ms)) api__conn_timeout(c);
   }
   maybe_exit(w);
 }
@@ -104,6 +117,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg) {
     api__conn_resumed(q);
     q = next;
   }
+  api__worker_take_injected(w);
   if (atomic_load(&w->srv->stop_requested)) begin_shutdown(w);
   maybe_exit(w);
 }
@@ -158,12 +172,15 @@ int api__worker_init(api__worker *w, struct api_server *srv, int index, int list
   event_config_free(ec);
   w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (!w->base || w->wake_fd < 0) return API_ESYS;
-  w->listen_ev = event_new(w->base, listen_fd, EV_READ | EV_PERSIST, on_accept, w);
+  if (listen_fd >= 0 &&
+      !(w->listen_ev = event_new(w->base, listen_fd, EV_READ | EV_PERSIST, on_accept, w)))
+    return API_ENOMEM;
   w->wake_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST, on_wake, w);
   w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
-  if (!w->listen_ev || !w->wake_ev || !w->tick_ev) return API_ENOMEM;
+  if (!w->wake_ev || !w->tick_ev) return API_ENOMEM;
   struct timeval tick = {0, TICK_MS * 1000};
-  if (event_add(w->listen_ev, NULL) || event_add(w->wake_ev, NULL) || event_add(w->tick_ev, &tick))
+  if ((w->listen_ev && event_add(w->listen_ev, NULL)) || event_add(w->wake_ev, NULL) ||
+      event_add(w->tick_ev, &tick))
     return API_ESYS;
   return 0;
 }
@@ -192,6 +209,10 @@ void api__worker_destroy(api__worker *w) {
     void *next = *(void **)w->block_cache;
     api__free(w->block_cache);
     w->block_cache = next;
+  }
+  if (w->injected) { /* handed over as the server stopped: never served */
+    w->stopping = true;
+    api__worker_take_injected(w);
   }
   pthread_mutex_destroy(&w->qlock);
 }
