@@ -43,6 +43,13 @@ typedef struct api_config {
   uint32_t max_connections;  /**< open connections per worker (API_MAX_CONNECTIONS); 65536; beyond:
                                 503 and close */
   uint32_t shutdown_timeout_ms; /**< graceful shutdown deadline (API_SHUTDOWN_TIMEOUT_MS); 10000 */
+  /**
+   * Reverse proxies whose forwarding headers are believed (API_TRUSTED_PROXIES): a comma-separated
+   * list of addresses and CIDR ranges, "10.0.0.0/8, ::1". When the TCP peer is one of them,
+   * api_req_client_addr() is taken from Forwarded (or else X-Forwarded-For), walking from the
+   * right while the hops are trusted. Default: none, so the headers are ignored.
+   */
+  const char *trusted_proxies;
 } api_config;
 
 #define API_CONFIG(...) (&(const api_config){.size = sizeof(api_config), __VA_ARGS__})

@@ -101,6 +101,81 @@ LIBAPI_EXTERN size_t api_res_wire_bytes(const api_res *res);
  */
 LIBAPI_EXTERN int api_res_header_remove(api_res *res, const char *name);
 
+/*
+ * ---- Built-in middleware ----
+ *
+ * Each built-in is made by a constructor api_mw_<name>(app, options, &mw) that validates and copies
+ * its options into state owned by the app (freed by api_app_free()) and fills mw; register mw where
+ * it should apply: api_app_use(app, &mw), api_group_use(group, &mw), or a route's .middleware.
+ * Options structs are built with their API_..._OPTIONS() macro; zero members take the defaults.
+ * Constructors return 0, API_EINVAL (a bad option, named in api_last_error()) or API_ENOMEM.
+ */
+
+/* ---- Request id and W3C trace context ---- */
+
+/** Options of api_mw_request_id(). */
+typedef struct api_request_id_options {
+  size_t size;            /**< set by API_REQUEST_ID_OPTIONS */
+  const char *header;     /**< request and response header; default "X-Request-ID" */
+  size_t max_len;         /**< longest incoming id kept (1..256); default 128 */
+  int ignore_incoming;    /**< always generate, never keep the client's id */
+  int ignore_traceparent; /**< do not read or start a W3C trace context */
+} api_request_id_options;
+
+#define API_REQUEST_ID_OPTIONS(...) \
+  (&(const api_request_id_options){.size = sizeof(api_request_id_options), __VA_ARGS__})
+
+/**
+ * Request ids and trace context. on_request: an incoming id (the header) is kept when it is 1 to
+ * max_len characters of [A-Za-z0-9._:-]; anything else (too long, control characters, spaces,
+ * quotes) is replaced by a generated id. A valid W3C traceparent header (version 00, non-zero
+ * ids, lower-case hex) continues that trace; otherwise a new trace id is generated. Each request
+ * gets a new span id. on_send: the id is echoed in the response header, on every response.
+ * opts may be NULL.
+ */
+LIBAPI_EXTERN int api_mw_request_id(api_app *app, const api_request_id_options *opts,
+                                    api_middleware *out);
+
+/** The request's trace id (32 lower-case hex digits), or NULL without api_mw_request_id(). */
+LIBAPI_EXTERN const char *api_req_trace_id(const api_req *req);
+/** The request's own span id (16 hex digits), or NULL. */
+LIBAPI_EXTERN const char *api_req_span_id(const api_req *req);
+/**
+ * The traceparent header value for calls this request makes downstream:
+ * "00-<trace id>-<span id>-<flags>", or NULL without a trace. Borrowed, as long as the request.
+ */
+LIBAPI_EXTERN const char *api_req_traceparent(const api_req *req);
+
+/* ---- Security headers ---- */
+
+/** Options of api_mw_security_headers(); strings replace the defaults, "" turns a header off. */
+typedef struct api_security_options {
+  size_t size;                         /**< set by API_SECURITY_OPTIONS */
+  const char *frame_options;           /**< X-Frame-Options; default "DENY" */
+  const char *referrer_policy;         /**< Referrer-Policy; default "no-referrer" */
+  const char *content_security_policy; /**< default "default-src 'none'; frame-ancestors 'none'" */
+  const char *cross_origin_opener_policy;   /**< default "same-origin" */
+  const char *cross_origin_resource_policy; /**< default "same-origin" */
+  unsigned long hsts_max_age;  /**< Strict-Transport-Security max-age, seconds; 0: not sent */
+  int hsts_include_subdomains; /**< add includeSubDomains */
+  int hsts_preload;            /**< add preload (needs include_subdomains and a year or more) */
+  int no_sniff_off;            /**< do not send X-Content-Type-Options: nosniff */
+} api_security_options;
+
+#define API_SECURITY_OPTIONS(...) \
+  (&(const api_security_options){.size = sizeof(api_security_options), __VA_ARGS__})
+
+/**
+ * Security headers on every response (on_send), unless the handler set that header itself:
+ * X-Content-Type-Options: nosniff, X-Frame-Options, Referrer-Policy, Content-Security-Policy,
+ * Cross-Origin-Opener-Policy, Cross-Origin-Resource-Policy, and Strict-Transport-Security when
+ * hsts_max_age is set (only send it when clients reach the app over HTTPS, e.g. behind a TLS
+ * proxy). The defaults suit a JSON API; a route serving HTML (like /docs) relaxes the CSP itself.
+ * opts may be NULL.
+ */
+LIBAPI_EXTERN int api_mw_security_headers(api_app *app, const api_security_options *opts,
+                                          api_middleware *out);
+
 #ifdef __cplusplus
 }
 #endif

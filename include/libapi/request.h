@@ -59,8 +59,14 @@ LIBAPI_EXTERN const char *api_req_query_n(const api_req *req, const char *key, s
 /** The value of the cookie called name from the Cookie header(s), or NULL. */
 LIBAPI_EXTERN const char *api_req_cookie(const api_req *req, const char *name);
 
-/** The client's address as text ("127.0.0.1", "::1") — the TCP peer. */
+/**
+ * The client's address as text ("127.0.0.1", "::1"): the TCP peer, or, when the peer is one of
+ * api_config.trusted_proxies, the address the proxies forwarded (Forwarded, else X-Forwarded-For,
+ * read from the right while the hops are trusted; a malformed entry stops the walk).
+ */
 LIBAPI_EXTERN const char *api_req_client_addr(const api_req *req);
+/** The TCP peer's address, whatever the forwarding headers say. */
+LIBAPI_EXTERN const char *api_req_peer_addr(const api_req *req);
 /** The client's TCP port. */
 LIBAPI_EXTERN int api_req_client_port(const api_req *req);
 

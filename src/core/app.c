@@ -9,6 +9,7 @@
 
 #include "core/app_internal.h"
 #include "core/error_internal.h"
+#include "core/proxy.h"
 #include "util/alloc.h"
 
 static const api_config defaults = {
@@ -57,6 +58,8 @@ int api__config_resolve(api_config *cfg) {
   /* The environment first, then defaults: 0 means "default" wherever it comes from. */
   const char *host = getenv("API_HOST");
   if (host && *host) cfg->host = host;
+  const char *proxies = getenv("API_TRUSTED_PROXIES");
+  if (proxies) cfg->trusted_proxies = proxies;
   if (cfg->port != API_PORT_ANY) ENV_FIELD("API_PORT", port, 65535);
   ENV_FIELD("API_WORKERS", workers, 1024);
   ENV_FIELD("API_OFFLOAD_THREADS", offload_threads, 1024);
@@ -100,6 +103,10 @@ int api_app_new(api_app **out, const api_config *cfg) {
   app->cfg.size = sizeof(app->cfg);
   int rc = api__config_resolve(&app->cfg);
   if (!rc && !(app->host = api__strdup(app->cfg.host))) rc = API_ENOMEM;
+  if (!rc && app->cfg.trusted_proxies &&
+      !(app->trusted_proxies = api__strdup(app->cfg.trusted_proxies)))
+    rc = API_ENOMEM;
+  if (!rc) rc = api__proxies_parse(app->trusted_proxies, &app->proxies, &app->nproxies);
   if (!rc) rc = api__router_new(&app->router);
   app->mws_tail = &app->mws;
   if (rc) {
@@ -107,6 +114,7 @@ int api_app_new(api_app **out, const api_config *cfg) {
     return rc;
   }
   app->cfg.host = app->host;
+  app->cfg.trusted_proxies = app->trusted_proxies;
   *out = app;
   return 0;
 }
@@ -137,6 +145,8 @@ void api_app_free(api_app *app) {
     api__free(g);
   }
   api__free(app->host);
+  api__free(app->trusted_proxies);
+  api__free(app->proxies);
   api__free(app);
 }
 

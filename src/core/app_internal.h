@@ -66,6 +66,9 @@ typedef struct api__on_free {
 struct api_app {
   api_config cfg;
   char *host;
+  char *trusted_proxies;
+  struct api__cidr *proxies;
+  size_t nproxies;
   api__router *router;
   api__route *routes; /* newest first, for freeing (and later the OpenAPI document) */
   api_group *groups;

@@ -67,7 +67,11 @@ struct api_req {
   int json_rc;            /* 1 unparsed, else the api_req_json result */
   const char *json_error; /* message for API_EBADJSON / API_EMEDIATYPE from api_req_json */
   char *id;
-  char *client_addr;
+  const char *trace_id; /* api_mw_request_id: 32 hex */
+  const char *span_id;  /* 16 hex */
+  const char *traceparent;
+  char *client_addr; /* behind trusted proxies: from the forwarding headers */
+  char *peer_addr;
   api__cleanup *cleanups;
   struct api_res res;
   uint64_t max_body; /* the route's limit, or the app's */

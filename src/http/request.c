@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/proxy.h"
 #include "http/message.h"
 #include "net/net.h"
 #include "util/alloc.h"
@@ -140,11 +141,27 @@ const char *api_req_cookie(const api_req *creq, const char *name) {
 const char *api_req_client_addr(const api_req *creq) {
   api_req *req = (api_req *)creq;
   if (!req->client_addr) {
+    const api_app *app = req->worker->app;
+    api__ip peer, client;
+    api__conn_peer_ip(req->conn, &peer);
+    if (!api__client_from_forwarding(app->proxies, app->nproxies, &peer, req->headers,
+                                     req->head.nheaders, &client))
+      return req->client_addr = (char *)api_req_peer_addr(req);
     char buf[INET6_ADDRSTRLEN];
-    api__conn_peer(req->conn, buf, sizeof(buf));
+    api__ip_format(&client, buf, sizeof(buf));
     req->client_addr = api__arena_strdup(&req->arena, buf);
   }
   return req->client_addr ? req->client_addr : "";
+}
+
+const char *api_req_peer_addr(const api_req *creq) {
+  api_req *req = (api_req *)creq;
+  if (!req->peer_addr) {
+    char buf[INET6_ADDRSTRLEN];
+    api__conn_peer(req->conn, buf, sizeof(buf));
+    req->peer_addr = api__arena_strdup(&req->arena, buf);
+  }
+  return req->peer_addr ? req->peer_addr : "";
 }
 
 int api_req_client_port(const api_req *req) { return api__conn_peer_port(req->conn); }

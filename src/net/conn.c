@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/proxy.h"
 #include "net/net.h"
 #include "util/alloc.h"
 
@@ -67,6 +68,11 @@ void api__conn_peer(const api__conn *c, char *buf, size_t len) {
 }
 
 int api__conn_peer_port(const api__conn *c) { return c->port; }
+
+void api__conn_peer_ip(const api__conn *c, api__ip *ip) {
+  ip->family = c->family == 6 ? 6 : 4;
+  memcpy(ip->addr, c->addr, sizeof(ip->addr));
+}
 
 static void set_timer(api__conn *c, int kind, uint32_t ms) {
   api__list_remove(&c->link);

@@ -116,6 +116,8 @@ api__conn *api__conn_of_link(api__list *l);
 int api__conn_list(const api__conn *c);
 void api__conn_peer(const api__conn *c, char *buf, size_t len);
 int api__conn_peer_port(const api__conn *c);
+struct api__ip;
+void api__conn_peer_ip(const api__conn *c, struct api__ip *ip);
 
 /* Buffers and request blocks, cached per worker. */
 enum { API__RBUF_SIZE = 4096 };
