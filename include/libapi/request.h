@@ -91,6 +91,14 @@ LIBAPI_EXTERN int api_req_json(api_req *req, json_t **out);
 LIBAPI_EXTERN const char *api_req_id(api_req *req);
 
 /**
+ * Name the authenticated user of this request (copied), for logs, the access log and per-user rate
+ * limits; authentication middleware calls it. Returns 0 or API_ENOMEM.
+ */
+LIBAPI_EXTERN int api_req_set_user(api_req *req, const char *user);
+/** The user named by api_req_set_user(), or NULL. */
+LIBAPI_EXTERN const char *api_req_user(const api_req *req);
+
+/**
  * Allocate size bytes that live as long as the request (aligned for any type). NULL if out of
  * memory. Thread: the worker, or the thread holding a suspended request.
  */

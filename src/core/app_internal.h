@@ -78,6 +78,7 @@ struct api_app {
   int config_err; /* first registration error, refused by api_server_start */
   char config_msg[256];
   atomic_bool running;
+  atomic_bool draining; /* its server is shutting down: readiness fails */
   bool frozen; /* a server has started for it: routes are read-only from then on */
 };
 

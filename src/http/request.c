@@ -205,6 +205,15 @@ const char *api_req_id(api_req *req) {
   return req->id ? req->id : "";
 }
 
+int api_req_set_user(api_req *req, const char *user) {
+  char *copy = api__arena_strdup(&req->arena, user);
+  if (!copy) return API_ENOMEM;
+  req->user = copy;
+  return 0;
+}
+
+const char *api_req_user(const api_req *req) { return req->user; }
+
 void *api_req_alloc(api_req *req, size_t size) { return api__arena_alloc(&req->arena, size); }
 
 char *api_req_strdup(api_req *req, const char *s) { return api__arena_strdup(&req->arena, s); }

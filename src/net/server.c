@@ -65,6 +65,7 @@ static void *stop_watcher(void *arg) {
   char c;
   while (read(srv->stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
   }
+  atomic_store(&srv->app->draining, true);
   atomic_store(&srv->stop_requested, true);
   for (int i = 0; i < srv->nworkers; i++) api__worker_wake(&srv->workers[i]);
   return NULL;
@@ -96,6 +97,7 @@ int api__server_start(api_server **out, api_app *app, bool listen) {
     return rc ? rc : API_ENOMEM;
   }
   srv->app = app;
+  atomic_store(&app->draining, false);
   srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
   const api_config *cfg = &app->cfg;
   raise_fd_limit();
