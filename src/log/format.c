@@ -2,6 +2,7 @@
  * hot path of every log call: no allocation, no jansson for scalar fields, no stdio for numbers
  * (except doubles that have no short exact decimal form). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,19 @@ static inline bool plain(unsigned char c) {
   return (unsigned char)(c - 0x20) < 0x5F && c != '"' && c != '\\';
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static inline uint64_t has_zero(uint64_t v) { return (v - ONES) & ~v & HIGHS; }
+
+/* Whether any of the 8 bytes at s is not plain (a SWAR test: no false negatives). */
+static inline bool special8(const unsigned char *s) {
+  uint64_t w;
+  memcpy(&w, s, 8);
+  return ((w & HIGHS) | has_zero(w ^ (ONES * '"')) | has_zero(w ^ (ONES * '\\')) |
+          has_zero(w ^ (ONES * 0x7F)) | ((w - ONES * 0x20) & ~w & HIGHS)) != 0;
+}
+
 /* The body of a JSON string (no quotes). Control characters (C0, DEL, C1) become escapes, so no
  * value can end a line or drive a terminal; invalid UTF-8 becomes U+FFFD; U+2028 and U+2029 are
  * escaped for JavaScript readers. */
@@ -227,6 +241,10 @@ static void esc_body(api__lbuf *b, const char *str, size_t n) {
   const unsigned char *s = (const unsigned char *)str;
   size_t i = 0, start = 0;
   while (i < n) {
+    if (i + 8 <= n && !special8(s + i)) {
+      i += 8;
+      continue;
+    }
     unsigned char c = s[i];
     if (plain(c)) {
       i++;

@@ -34,6 +34,7 @@
 #define WRAP_MARK UINT32_MAX
 #define CACHE_SLOTS 8
 #define HUP_SLOTS 16
+#define NAP_MS 1
 
 struct api__log_tbuf {
   _Atomic size_t head; /* written by the owning thread */
@@ -349,6 +350,15 @@ static void *flusher_main(void *arg) {
       if (!any) break;
     } else if (!any) {
       wait_for_work(r);
+    } else if (!atomic_load(&r->blocked)) {
+      /* Busy: let lines gather for a moment rather than wake for each one. Flush requests,
+       * blocked writers, half-full buffers and reopen requests cut the nap short. */
+      struct pollfd pfd = {.fd = r->wake[0], .events = POLLIN};
+      if (poll(&pfd, 1, NAP_MS) > 0) {
+        char tmp[64];
+        while (read(r->wake[0], tmp, sizeof(tmp)) > 0) {
+        }
+      }
     }
   }
   return NULL;
@@ -418,7 +428,8 @@ static int enqueue(api__log_root *r, api__log_tbuf *b, int level, const char *li
   b->ring[pos + 8 + len] = '\0';
   /* seq_cst, paired with the flusher's store of `sleeping` then re-check of the heads. */
   atomic_store(&b->head, head + need);
-  wake(r, false);
+  size_t used = head + need - atomic_load_explicit(&b->tail, memory_order_relaxed);
+  wake(r, used >= b->cap / 2 && used - need < b->cap / 2); /* crossed half full: now */
   return 0;
 }
 
