@@ -1,6 +1,7 @@
 /* Line formatting: JSON and pretty lines, string escaping, numbers, time, redaction. This is the
  * hot path of every log call: no allocation, no jansson for scalar fields, no stdio for numbers
  * (except doubles that have no short exact decimal form). */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -165,7 +166,9 @@ void api__log_double(api__lbuf *b, double d) {
   }
   char tmp[40];
   int n = 0;
-  for (int prec = 15; prec <= 17; prec++) {
+  /* 15 digits always round-trip a decimal of at most 15 digits (DBL_DIG) to the same decimal,
+   * so for normal numbers no shorter precision needs trying; subnormals have fewer digits. */
+  for (int prec = a < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
     n = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
     if (prec == 17 || strtod(tmp, NULL) == d) break;
   }
