@@ -338,7 +338,10 @@ static void *flusher_main(void *arg) {
     pthread_mutex_lock(&r->mu);
     uint64_t req = r->flush_req;
     pthread_mutex_unlock(&r->mu);
-    if (atomic_exchange(&r->reopen, false)) sink_reopen(r);
+    if (atomic_exchange(&r->reopen, false)) {
+      drain_all(r); /* what was logged before the request goes to the old file */
+      sink_reopen(r);
+    }
     bool any = drain_all(r);
     report_drops(r);
     out_flush(r);
