@@ -99,7 +99,8 @@ typedef struct api_log_config {
   int syslog_facility;      /**< API_LOG_SINK_SYSLOG: a LOG_* facility; default LOG_USER */
   api_log_sink_fn callback; /**< API_LOG_SINK_CALLBACK: required */
   void *user_data;          /**< passed to callback */
-  size_t buffer_size; /**< bytes of line buffer per logging thread; default 256 KiB, min 4 KiB */
+  size_t buffer_size;       /**< bytes of line buffer per logging thread: default 256 KiB, at least
+                                 4 KiB, rounded up to a power of two; a line may take half of it */
   const char *const *redact_keys; /**< extra keys to redact (matched case-insensitively; a key
                                        starting with '*' matches any key containing the rest) */
   size_t redact_count;            /**< number of redact_keys */
@@ -219,8 +220,9 @@ LIBAPI_EXTERN bool api_log_enabled(const api_logger *logger, api_log_level level
  * API_ENOMEM when this thread's buffer could not be allocated (the line is counted as dropped);
  * API_EINVAL for a NULL logger or msg.
  * A fatal line is flushed before the call returns.
- * Thread: any thread. Lines from one thread keep their order; lines of different threads are
- * written in no particular order relative to each other, each line whole.
+ * Thread: any thread, but not from a signal handler. Lines from one thread keep their order;
+ * lines of different threads are written in no particular order relative to each other, each
+ * line whole.
  */
 LIBAPI_EXTERN int api_log_fields(api_logger *logger, api_log_level level, const char *msg,
                                  const api_log_field *f, size_t n);
