@@ -295,6 +295,30 @@ typedef struct api_audit_event {
  */
 LIBAPI_EXTERN int api_audit(api_logger *logger, const api_audit_event *ev);
 
+/* ---- The app's logger and per-request loggers ---- */
+
+/**
+ * The app's logger: the one given to api_app_set_logger(), else a default one (stderr, JSON,
+ * API_LOG_LEVEL / API_LOG_FORMAT apply) created on first use. NULL only when that creation failed
+ * (api_last_error() says why). The framework writes its own messages there.
+ * Ownership: borrowed; owned and freed by the app. Thread: call it once before the server starts
+ * (api_server_start() does) — afterwards any thread may.
+ */
+LIBAPI_EXTERN api_logger *api_app_logger(api_app *app);
+/**
+ * Give the app its logger (a root logger from api_logger_new()); the app takes ownership and frees
+ * it, and any earlier one, with itself. Returns 0, or API_ESTATE once a server has started.
+ */
+LIBAPI_EXTERN int api_app_set_logger(api_app *app, api_logger *logger);
+
+/**
+ * The request's logger: a child of the app's logger whose lines carry request_id, trace_id (with
+ * api_mw_request_id()), method, route (the pattern) and user (api_req_set_user()), as they are
+ * when it is asked for. Costs no allocation beyond a few bytes of request memory.
+ * Ownership: borrowed; valid until the response is sent. Thread: the request's thread.
+ */
+LIBAPI_EXTERN api_logger *api_req_log(api_req *req);
+
 #ifdef __cplusplus
 }
 #endif

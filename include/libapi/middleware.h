@@ -35,6 +35,7 @@
 #define LIBAPI_MIDDLEWARE_H
 
 #include "common.h"
+#include "log.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -175,6 +176,31 @@ typedef struct api_security_options {
  */
 LIBAPI_EXTERN int api_mw_security_headers(api_app *app, const api_security_options *opts,
                                           api_middleware *out);
+
+/* ---- Access log ---- */
+
+/** Options of api_mw_access_log(). */
+typedef struct api_access_log_options {
+  size_t size;         /**< set by API_ACCESS_LOG_OPTIONS */
+  api_logger *logger;  /**< where lines go (borrowed, must outlive the app); default: the
+                                   app's logger (api_app_logger()) */
+  const char *message; /**< the msg of each line; default "request completed" */
+  api_log_level level; /**< one level for every line; default 0: info below 400,
+                            warn for 4xx, error for 5xx */
+} api_access_log_options;
+
+#define API_ACCESS_LOG_OPTIONS(...) \
+  (&(const api_access_log_options){.size = sizeof(api_access_log_options), __VA_ARGS__})
+
+/**
+ * One line per response (on_response): request_id, trace_id, method, route (the pattern, or null
+ * when none matched), path, status, bytes (as written), duration_ms (from the request's first
+ * byte), client (api_req_client_addr()), user_agent and user. Every value is escaped by the logger,
+ * so a hostile path or User-Agent cannot forge lines; Authorization and Cookie are never logged.
+ * opts may be NULL.
+ */
+LIBAPI_EXTERN int api_mw_access_log(api_app *app, const api_access_log_options *opts,
+                                    api_middleware *out);
 
 #ifdef __cplusplus
 }

@@ -127,6 +127,7 @@ void api_app_free(api_app *app) {
     api__free(f);
   }
   api__router_free(app->router);
+  api_logger_free(app->logger);
   api__mw_free_list(app->mws);
   api__chain_free(&app->chain);
   for (api__route *r = app->routes, *next; r; r = next) {

@@ -75,6 +75,7 @@ struct api_app {
   api__mw *mws, **mws_tail;
   api__chain chain; /* the app's hooks alone: unrouted requests and parser errors */
   api__on_free *on_free;
+  api_logger *logger; /* api_app_logger() */
   int config_err; /* first registration error, refused by api_server_start */
   char config_msg[256];
   atomic_bool running;

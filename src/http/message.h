@@ -72,7 +72,8 @@ struct api_req {
   const char *traceparent;
   char *client_addr; /* behind trusted proxies: from the forwarding headers */
   char *peer_addr;
-  char *user; /* api_req_set_user */
+  char *user;          /* api_req_set_user */
+  struct req_log *log; /* api_req_log */
   api__cleanup *cleanups;
   struct api_res res;
   uint64_t max_body; /* the route's limit, or the app's */

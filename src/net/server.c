@@ -90,6 +90,7 @@ int api__server_start(api_server **out, api_app *app, bool listen) {
   if (!atomic_compare_exchange_strong(&app->running, &expected, true))
     return api__fail(API_ESTATE, "this app is already running");
   int rc = api__app_freeze(app);
+  if (!rc && !api_app_logger(app)) rc = API_ENOMEM;
   api_server *srv = api__calloc(1, sizeof(*srv));
   if (rc || !srv) {
     api__free(srv);
