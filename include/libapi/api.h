@@ -5,6 +5,7 @@
 #include <libapi/version.h>
 #include "app.h"
 #include "common.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
