@@ -34,7 +34,7 @@ static void find_start_time(void) {
   if (!p) return;
   p++;
   /* p is at " state ppid ..."; state is field 3, starttime field 22. */
-  for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+  for (int field = 3; field < 22 && p; field++) p = strchr(p + 1, ' ');
   long ticks = sysconf(_SC_CLK_TCK);
   if (p && ticks > 0) start_time = btime + strtod(p + 1, NULL) / (double)ticks;
 }
