@@ -25,7 +25,7 @@ size_t api__metrics_fmt(char out[API__FMT_SIZE], double v) {
   int n = 0;
   if (v == 0) {
     n = snprintf(out, API__FMT_SIZE, "%s", signbit(v) ? "-0" : "0");
-  } else if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+  } else if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(int64_t)v) {
     n = snprintf(out, API__FMT_SIZE, "%.0f", v);
   } else {
     /* The shortest of 15, 16 or 17 significant digits that reads back exactly. The check runs
