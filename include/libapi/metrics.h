@@ -50,6 +50,9 @@ typedef struct api_health api_health;       /**< A registry of health checks. */
 #define API_METRICS_DEFAULT_MAX_VALUE_LEN 128
 #define API_METRICS_MAX_VALUE_LEN 4096
 
+/** The Content-Type of api_metrics_render()'s text. */
+#define API_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
 /** The kind of a callback metric (api_metrics_callback()). */
 typedef enum api_metric_type {
   API_METRIC_COUNTER = 1,
@@ -145,11 +148,10 @@ LIBAPI_EXTERN int api_metrics_callback(api_metrics *m, api_metric_type type,
 LIBAPI_EXTERN int api_metrics_add_process(api_metrics *m);
 
 /**
- * Render every metric in the Prometheus text format 0.0.4 (Content-Type
- * "text/plain; version=0.0.4; charset=utf-8"): metrics in creation order, series in creation
- * order, then libapi_metrics_series_dropped_total with one series per labelled metric.
- * Ownership: *out is the caller's, NUL-terminated, *len bytes long (NUL not counted); free it
- * with api_metrics_text_free(). Returns 0 or API_ENOMEM (then *out is NULL).
+ * Render every metric in the Prometheus text format 0.0.4 (API_METRICS_CONTENT_TYPE): metrics in
+ * creation order, series in creation order, then libapi_metrics_series_dropped_total with one
+ * series per labelled metric. Ownership: *out is the caller's, NUL-terminated, *len bytes long (NUL
+ * not counted); free it with api_metrics_text_free(). Returns 0 or API_ENOMEM (then *out is NULL).
  * Thread: any thread, concurrently with recording; the values of one series are read one atomic
  * at a time, so a histogram's _sum may lag its _count by the observations in progress.
  */
