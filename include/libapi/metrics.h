@@ -10,10 +10,11 @@
  *
  * Bounded labels. Each metric holds at most max_series series (default 1000) and label values of
  * at most max_value_len bytes (default 128). A record that would create a series beyond the bound,
- * or that carries a longer value, goes to no series: it is counted in the registry's own counter
- * libapi_metrics_series_dropped_total{metric="<name>"} and the call returns API_EUNAVAILABLE (too
- * many series) or API_EINVAL (value too long). Existing series keep working. Hostile input
- * (random paths, status codes, keys used as label values) thus costs bounded memory.
+ * or that carries a value that is longer, NULL or not UTF-8, goes to no series: it is counted in
+ * the registry's own counter libapi_metrics_series_dropped_total{metric="<name>"} and the call
+ * returns API_EUNAVAILABLE (too many series) or API_EINVAL (bad value). Existing series keep
+ * working. Hostile input (random paths, status codes, keys used as label values) thus costs
+ * bounded memory. See docs/metrics.md.
  *
  * Health. A health registry (api_health) holds named checks, each run in its own thread with a
  * deadline by api_health_run(), which produces the JSON body and status of a readiness endpoint.
@@ -74,8 +75,8 @@ typedef double (*api_metric_read_fn)(void *user_data);
  */
 typedef struct api_metric_opts {
   size_t size;      /**< sizeof(api_metric_opts), set by API_METRIC */
-  const char *name; /**< required; [a-zA-Z_:][a-zA-Z0-9_:]*, not starting with "__" */
-  const char *help; /**< one line of help text (any bytes; escaped on output); NULL means "" */
+  const char *name; /**< required; [a-zA-Z_:][a-zA-Z0-9_:]*, 1..200 bytes, not starting "__" */
+  const char *help; /**< help text, UTF-8 (backslash and newline escaped on output); NULL: "" */
   const char *const *labels; /**< label names, NULL-terminated; NULL for none. Each is
                                 [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__", no duplicates,
                                 and not "le" for histograms */
@@ -164,10 +165,10 @@ LIBAPI_EXTERN void api_metrics_text_free(char *text);
  *
  * values holds one string per label name, in the order the names were given (NULL or ignored
  * for a metric without labels). Returns 0; API_EUNAVAILABLE when a new series would exceed the
- * metric's bound; API_EINVAL when a value is NULL or too long, or the number is not allowed (see
- * each function); API_ENOMEM when the series could not be allocated. Records that go to no
- * series count in libapi_metrics_series_dropped_total. Thread: any thread, lock-free unless the
- * series has to be created.
+ * metric's bound; API_EINVAL when a value is NULL, too long or not UTF-8, or the number is not
+ * allowed (see each function); API_ENOMEM when the series could not be allocated. Records that go
+ * to no series count in libapi_metrics_series_dropped_total. Thread: any thread, lock-free unless
+ * the series has to be created.
  */
 
 /** Add 1 to the counter's series for values. */
@@ -224,7 +225,8 @@ LIBAPI_EXTERN double api_series_value(const api_series *s);
 /* ---- health and readiness checks ---- */
 
 /**
- * A health check. Return 0 when healthy, a negative value when failing; it may write a short
+ * A health check. Return 0 when healthy, a negative value when failing (the error's
+ * api_strerror() text is reported unless the check wrote a reason); it may write a short
  * NUL-terminated reason into msg (msg_size bytes, at least 128; msg starts empty).
  * Thread: runs in a thread of its own, and may block (a database ping); if it outlives its
  * timeout it is reported failing and its result is discarded, but it keeps running: user_data
