@@ -49,28 +49,38 @@ static void *run(void *p) {
   return NULL;
 }
 
-static void measure(const char *name, op_kind op, int threads, long n, api_counter *c,
+/* Best of `reps` runs: the machine is shared, and the best run is the one least disturbed. */
+static void measure(const char *name, op_kind op, int threads, long n, int reps, api_counter *c,
                     api_histogram *h, api_series *cs, api_series *hs) {
-  pthread_barrier_t start;
-  pthread_barrier_init(&start, NULL, (unsigned)threads);
-  pthread_t t[8];
-  job jobs[8];
-  for (int i = 0; i < threads; i++) {
-    jobs[i] = (job){.op = op, .n = n, .c = c, .h = h, .cs = cs, .hs = hs, .start = &start};
-    pthread_create(&t[i], NULL, run, &jobs[i]);
+  double best = 0;
+  for (int r = 0; r < reps; r++) {
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)threads);
+    pthread_t t[8];
+    job jobs[8];
+    for (int i = 0; i < threads; i++) {
+      jobs[i] = (job){.op = op, .n = n, .c = c, .h = h, .cs = cs, .hs = hs, .start = &start};
+      pthread_create(&t[i], NULL, run, &jobs[i]);
+    }
+    double worst = 0;
+    for (int i = 0; i < threads; i++) {
+      pthread_join(t[i], NULL);
+      if (jobs[i].seconds > worst) worst = jobs[i].seconds;
+    }
+    pthread_barrier_destroy(&start);
+    if (r == 0 || worst < best) best = worst;
   }
-  double worst = 0;
-  for (int i = 0; i < threads; i++) {
-    pthread_join(t[i], NULL);
-    if (jobs[i].seconds > worst) worst = jobs[i].seconds;
-  }
-  pthread_barrier_destroy(&start);
-  printf("%-34s %d thread%s  %6.2f ns/op per thread  %7.1f M ops/s total\n", name, threads,
-         threads > 1 ? "s" : " ", worst * 1e9 / (double)n, (double)n * threads / worst / 1e6);
+  printf("%-34s %d thread%s  %7.2f ns/op per thread  %6.1f M ops/s total\n", name, threads,
+         threads > 1 ? "s" : " ", best * 1e9 / (double)n, (double)n * threads / best / 1e6);
 }
 
 int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 10000000;
+  int reps = argc > 2 ? atoi(argv[2]) : 3;
+  if (n < 1 || reps < 1) {
+    fprintf(stderr, "usage: bench_metrics [OPS_PER_THREAD [REPEATS]]\n");
+    return 2;
+  }
   api_metrics *m;
   api_counter *c;
   api_histogram *h;
@@ -96,15 +106,16 @@ int main(int argc, char **argv) {
     api_counter_inc(c, V("GET", route, "200"));
     api_histogram_observe(h, V("GET", route), 0.01);
   }
-  printf("bench_metrics: %ld operations per thread\n", n);
+  printf("bench_metrics: %ld operations per thread, best of %d runs\n", n, reps);
   for (int threads = 1; threads <= 2; threads++) {
-    measure("counter inc, series handle", INC, threads, n, c, h, cs, hs);
-    measure("histogram observe, series handle", OBSERVE, threads, n, c, h, cs, hs);
-    measure("counter inc, by label values", INC_BY_VALUES, threads, n, c, h, cs, hs);
-    measure("histogram observe, by label values", OBSERVE_BY_VALUES, threads, n, c, h, cs, hs);
+    measure("counter inc, series handle", INC, threads, n, reps, c, h, cs, hs);
+    measure("histogram observe, series handle", OBSERVE, threads, n, reps, c, h, cs, hs);
+    measure("counter inc, by label values", INC_BY_VALUES, threads, n, reps, c, h, cs, hs);
+    measure("histogram observe, by label values", OBSERVE_BY_VALUES, threads, n, reps, c, h, cs,
+            hs);
   }
   double total = api_series_value(cs);
-  double want = 6 * (double)n; /* n + 2n by handle, n + 2n by values */
+  double want = 6 * (double)n * reps; /* n + 2n by handle, n + 2n by values, per run */
   if (total != want) {
     fprintf(stderr, "bench_metrics: counter is %.0f, expected %.0f\n", total, want);
     return 1;

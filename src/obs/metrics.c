@@ -137,6 +137,13 @@ static uint64_t make_seed(api_metrics *m) {
   return mix(s) | 1;
 }
 
+/* size zeroed bytes at a cache-line boundary; *raw gets the pointer to free. */
+static void *calloc_lines(size_t size, void **raw) {
+  char *p = api__calloc(1, size + API__LINE - 1);
+  *raw = p;
+  return p ? (void *)(((uintptr_t)p + API__LINE - 1) & ~(uintptr_t)(API__LINE - 1)) : NULL;
+}
+
 /* ---- the registry ---- */
 
 int api_metrics_new(api_metrics **out) {
@@ -154,7 +161,7 @@ static void metric_free(api__metric *x) {
   api_series *s = x->first;
   while (s) {
     api_series *next = s->next;
-    api__free(s);
+    api__free(s->raw);
     s = next;
   }
   if (x->labels)
@@ -165,7 +172,7 @@ static void metric_free(api__metric *x) {
   api__free(x->name);
   api__free(x->help);
   pthread_mutex_destroy(&x->mu);
-  api__free(x);
+  api__free(x->raw);
 }
 
 void api_metrics_free(api_metrics *m) {
@@ -236,16 +243,20 @@ static int check_opts(const api_metric_opts *o, api__mkind kind, size_t *nlabels
 static api_series *series_alloc(api__metric *x, const char *const *values, const size_t *lens,
                                 uint64_t hash) {
   size_t size = sizeof(api_series) + x->nlabels * sizeof(char *);
-  size_t nb = x->kind == API__M_HISTOGRAM ? x->nbuckets + 1 : 0;
-  size_t bucket_off = size;
-  size += nb * sizeof(uint64_t);
   for (size_t i = 0; i < x->nlabels; i++) size += lens[i] + 1;
-  api_series *s = api__calloc(1, size);
+  size_t nb = x->kind == API__M_HISTOGRAM ? x->nbuckets + 1 : 0;
+  size_t bucket_off = (size + API__LINE - 1) & ~(size_t)(API__LINE - 1);
+  if (nb) size = bucket_off + nb * sizeof(uint64_t);
+  size = (size + API__LINE - 1) & ~(size_t)(API__LINE - 1); /* nothing else on the last line */
+  void *raw;
+  api_series *s = calloc_lines(size, &raw);
   if (!s) return NULL;
+  s->raw = raw;
   s->metric = x;
   s->hash = hash;
   if (nb) s->buckets = (_Atomic uint64_t *)((char *)s + bucket_off);
-  char *p = (char *)s + bucket_off + nb * sizeof(uint64_t);
+  s->values = (const char **)(s + 1);
+  char *p = (char *)(s->values + x->nlabels);
   for (size_t i = 0; i < x->nlabels; i++) {
     memcpy(p, values[i], lens[i]);
     p[lens[i]] = '\0';
@@ -270,8 +281,10 @@ int api__metrics_add(api_metrics *m, api__mkind kind, const api_metric_opts *opt
   int rc = check_opts(opts, kind, &nlabels);
   if (rc) return rc;
   bool histogram = kind == API__M_HISTOGRAM;
-  api__metric *x = api__calloc(1, sizeof(*x));
+  void *raw;
+  api__metric *x = calloc_lines(sizeof(*x), &raw);
   if (!x) return api__fail(API_ENOMEM, "metric %s: out of memory", opts->name);
+  x->raw = raw;
   pthread_mutex_init(&x->mu, NULL);
   x->kind = kind;
   x->registry = m;

@@ -21,44 +21,56 @@ typedef enum api__mkind {
 
 typedef struct api__metric api__metric;
 
+/* Hot values get cache lines of their own (series and metrics are allocated line-aligned), so
+ * that threads recording on one series do not slow down lookups, which read only the metadata. */
+#define API__LINE 64
+
 /* One series. Values are atomics, read and written relaxed: nothing else is published through
- * them. The label values are copies stored after the struct. */
+ * them. Memory: the struct, then the label values (pointers and copies), then, line-aligned, the
+ * histogram's bucket counts. */
 struct api_series {
-  _Atomic uint64_t ival; /* counter: integral part; unused otherwise */
-  _Atomic uint64_t bits; /* counter: fractional part; gauge: value; histogram: sum (double bits) */
-  _Atomic uint64_t *buckets; /* histogram: nbuckets + 1 counts, not cumulative; else NULL */
+  /* Read by lookups and records; written before the series is published. */
   api__metric *metric;
-  api_series *next; /* creation order, under the metric's lock */
   uint64_t hash;
-  const char *values[]; /* nlabels copies */
+  const char **values;       /* nlabels copies */
+  _Atomic uint64_t *buckets; /* histogram: nbuckets + 1 counts, not cumulative; else NULL */
+  api_series *next;          /* creation order, under the metric's lock */
+  void *raw;                 /* the allocation to free */
+  /* Written by records. */
+  _Alignas(API__LINE) _Atomic uint64_t ival; /* counter: integral part */
+  _Atomic uint64_t bits; /* counter: fractional part; gauge: value; histogram: sum (double bits) */
 };
 
 struct api__metric {
+  /* Read by lookups and records; set at creation. */
   api__mkind kind;
-  char *name;
-  char *help;
   size_t nlabels;
-  char **labels;
   size_t nbuckets; /* histograms: bounds, +Inf not included */
   double *bounds;
   size_t max_series;
   size_t max_value_len;
-  api_metric_read_fn read;
-  void *user_data;
-
   /* The series table: open addressing, linear probing, a power of two >= 2 * max_series slots,
    * so it never fills. Slots go from NULL to a series once, under mu (release store); lookups
    * read them with acquire loads and take no lock. */
   _Atomic(api_series *) *slots;
   size_t mask;
-  _Atomic size_t nseries;   /* read without the lock to refuse quickly once the bound is reached */
-  _Atomic uint64_t dropped; /* records that went to no series */
-  api_series *single;       /* the only series of a metric without labels */
-  api_series *first, *last; /* creation order */
-  pthread_mutex_t mu;       /* series creation and the creation-order list */
-
-  api__metric *next; /* registration order, under the registry's lock */
+  api_series *single; /* the only series of a metric without labels */
   api_metrics *registry;
+  _Atomic size_t nseries; /* read without the lock to refuse quickly once the bound is reached */
+
+  /* Creation and rendering only. */
+  char *name;
+  char *help;
+  char **labels;
+  api_metric_read_fn read;
+  void *user_data;
+  api__metric *next; /* registration order, under the registry's lock */
+  void *raw;         /* the allocation to free */
+
+  /* Written when series are created or records dropped. */
+  _Alignas(API__LINE) pthread_mutex_t mu; /* series creation and the creation-order list */
+  _Atomic uint64_t dropped;               /* records that went to no series */
+  api_series *first, *last;               /* creation order */
 };
 
 struct api_metrics {
