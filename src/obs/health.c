@@ -144,6 +144,7 @@ static bool valid_check_name(const char *s) {
 }
 
 int api_health_add(api_health *h, const api_health_check *check) {
+  if (!h) return api__fail(API_EINVAL, "health: no registry");
   if (!check || check->size < offsetof(api_health_check, timeout_ms) + sizeof(uint32_t))
     return api__fail(API_EINVAL, "health: check missing or built without API_HEALTH_CHECK()");
   if (!valid_check_name(check->name))
@@ -179,6 +180,7 @@ int api_health_add(api_health *h, const api_health_check *check) {
 }
 
 void api_health_set_draining(api_health *h, int draining) {
+  if (!h) return;
   atomic_store(&h->draining, draining ? 1 : 0);
 }
 
@@ -235,6 +237,7 @@ int api_health_run(api_health *h, int *status, char **body, size_t *len) {
   *body = NULL;
   if (len) *len = 0;
   *status = 503;
+  if (!h) return api__fail(API_EINVAL, "health: no registry");
   api__buf b = {0};
   if (atomic_load(&h->draining)) {
     if (!LIT(&b, "{\"status\":\"fail\",\"draining\":true,\"checks\":{}}") ||

@@ -277,6 +277,7 @@ static void series_link(api__metric *x, api_series *s) {
 int api__metrics_add(api_metrics *m, api__mkind kind, const api_metric_opts *opts,
                      api__metric **out) {
   *out = NULL;
+  if (!m) return api__fail(API_EINVAL, "metric: no registry");
   size_t nlabels = 0;
   int rc = check_opts(opts, kind, &nlabels);
   if (rc) return rc;

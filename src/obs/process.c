@@ -101,6 +101,7 @@ int api_metrics_add_process(api_metrics *m) {
       {API__M_CALLBACK_GAUGE, "process_max_fds", "Maximum number of open file descriptors.",
        read_max_fds},
   };
+  if (!m) return api__fail(API_EINVAL, "metrics: no registry");
   pthread_once(&start_once, find_start_time);
   for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
     api__metric *x;

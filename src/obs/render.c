@@ -172,6 +172,7 @@ static bool render_dropped(api__buf *b, api_metrics *m) {
 int api_metrics_render(api_metrics *m, char **out, size_t *len) {
   *out = NULL;
   if (len) *len = 0;
+  if (!m) return api__fail(API_EINVAL, "metrics: no registry");
   api__buf b = {0};
   bool ok = api__buf_reserve(&b, 4096);
   pthread_mutex_lock(&m->mu);

@@ -148,6 +148,21 @@ Test(metrics, options_and_buckets) {
   refuse_counter(API_METRIC(.name = "m", .read = zero), API_EINVAL, "read");
   cr_assert_eq(api_metrics_callback(reg, API_METRIC_GAUGE, API_METRIC(.name = "cb")), API_EINVAL);
   cr_assert_eq(api_metrics_callback(reg, 7, API_METRIC(.name = "cb")), API_EINVAL);
+  /* No registry. */
+  api_counter *c = (api_counter *)1;
+  cr_assert_eq(api_counter_new(NULL, API_METRIC(.name = "m"), &c), API_EINVAL);
+  cr_assert_null(c);
+  char *text = (char *)1;
+  cr_assert_eq(api_metrics_render(NULL, &text, NULL), API_EINVAL);
+  cr_assert_null(text);
+  cr_assert_eq(api_metrics_add_process(NULL), API_EINVAL);
+  api_metrics_free(NULL);
+  api_metrics_text_free(NULL);
+  /* Nothing refused shows up. */
+  text = render();
+  cr_assert_eq(count_lines(text, "# TYPE h "), 1);
+  cr_assert_eq(count_lines(text, "# TYPE "), 2, "%s", text);
+  api_metrics_text_free(text);
 }
 
 static double seven(void *ud) { return 7; }

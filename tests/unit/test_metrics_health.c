@@ -257,6 +257,13 @@ Test(health, validation) {
   cr_assert_eq(api_health_add(hr, API_HEALTH_CHECK(.name = "db-1.main_x", .fn = healthy)),
                API_EEXIST);
   cr_assert(strstr(api_last_error(), "db-1.main_x"));
+  cr_assert_eq(api_health_add(NULL, API_HEALTH_CHECK(.name = "y", .fn = healthy)), API_EINVAL);
+  char *body = (char *)1;
+  int st = 0;
+  cr_assert_eq(api_health_run(NULL, &st, &body, NULL), API_EINVAL);
+  cr_assert_null(body);
+  api_health_set_draining(NULL, 1);
+  api_health_free(NULL);
   int status;
   json_t *j = run(&status, NULL);
   cr_assert_eq(json_object_size(json_object_get(j, "checks")), 1);
