@@ -224,6 +224,8 @@ static int check_opts(const api_metric_opts *o, api__mkind kind, size_t *nlabels
     }
   } else if (kind == API__M_HISTOGRAM && o->nbuckets) {
     return api__fail(API_EINVAL, "metric %s: nbuckets without buckets", name);
+  } else if (kind != API__M_HISTOGRAM && (o->buckets || o->nbuckets)) {
+    return api__fail(API_EINVAL, "metric %s: buckets are for histograms", name);
   }
   if (o->max_series > API_METRICS_MAX_SERIES)
     return api__fail(API_EINVAL, "metric %s: max_series above %d", name, API_METRICS_MAX_SERIES);

@@ -144,6 +144,7 @@ Test(metrics, options_and_buckets) {
                  API_EINVAL, "max_value_len");
   refuse_counter(API_METRIC(.name = "m", .help = "bad \xff utf-8"), API_EINVAL, "help");
   refuse_counter(&(api_metric_opts){.name = "m"}, API_EINVAL, "no size");
+  refuse_counter(API_METRIC(.name = "m", .buckets = many, .nbuckets = 2), API_EINVAL, "buckets");
   refuse_counter(NULL, API_EINVAL, "NULL opts");
   refuse_counter(API_METRIC(.name = "m", .read = zero), API_EINVAL, "read");
   cr_assert_eq(api_metrics_callback(reg, API_METRIC_GAUGE, API_METRIC(.name = "cb")), API_EINVAL);
