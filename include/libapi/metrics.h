@@ -225,9 +225,9 @@ LIBAPI_EXTERN double api_series_value(const api_series *s);
 /* ---- health and readiness checks ---- */
 
 /**
- * A health check. Return 0 when healthy, a negative value when failing (the error's
- * api_strerror() text is reported unless the check wrote a reason); it may write a short
- * NUL-terminated reason into msg (msg_size bytes, at least 128; msg starts empty).
+ * A health check. Return 0 when healthy, a negative value when failing; it may write a short
+ * NUL-terminated reason into msg (msg_size bytes, at least 128; msg starts empty). Without a
+ * reason, a failure reports "failed" for -1 and the api_strerror() text for another api_err.
  * Thread: runs in a thread of its own, and may block (a database ping); if it outlives its
  * timeout it is reported failing and its result is discarded, but it keeps running: user_data
  * must stay valid until it returns, even after api_health_free().

@@ -285,7 +285,12 @@ int api_health_run(api_health *h, int *status, char **body, size_t *len) {
       if (j->done) {
         pass = j->rc >= 0;
         ms = j->duration_ms;
-        snprintf(msg, sizeof(msg), "%s", j->msg[0] ? j->msg : api_strerror(j->rc));
+        /* Without a reason: "failed" for a bare -1 (not "out of memory", which API_ENOMEM's
+         * text would say), the error's text otherwise. */
+        snprintf(msg, sizeof(msg), "%s",
+                 j->msg[0]     ? j->msg
+                 : j->rc == -1 ? "failed"
+                               : api_strerror(j->rc));
         error = pass ? NULL : msg;
       } else {
         struct timespec t;

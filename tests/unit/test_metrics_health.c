@@ -65,6 +65,7 @@ static int failing(char *msg, size_t size, void *ud) {
 }
 
 static int failing_silently(char *msg, size_t size, void *ud) { return API_EUNAVAILABLE; }
+static int minus_one(char *msg, size_t size, void *ud) { return -1; }
 
 static int slow_ok(char *msg, size_t size, void *ud) {
   sleep_ms(*(int *)ud);
@@ -124,6 +125,7 @@ Test(health, ok_and_failing) {
                                                    .user_data = "broker unreachable")),
                0);
   cr_assert_eq(api_health_add(hr, API_HEALTH_CHECK(.name = "disk", .fn = failing_silently)), 0);
+  cr_assert_eq(api_health_add(hr, API_HEALTH_CHECK(.name = "bare", .fn = minus_one)), 0);
   j = run(&status, NULL);
   cr_assert_eq(status, 503);
   cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "fail");
@@ -131,7 +133,8 @@ Test(health, ok_and_failing) {
   cr_assert_str_eq(check_field(j, "queue", "status"), "fail");
   cr_assert_str_eq(check_field(j, "queue", "error"), "broker unreachable");
   cr_assert_str_eq(check_field(j, "disk", "error"), api_strerror(API_EUNAVAILABLE));
-  cr_assert_eq(json_object_size(json_object_get(j, "checks")), 4);
+  cr_assert_str_eq(check_field(j, "bare", "error"), "failed");
+  cr_assert_eq(json_object_size(json_object_get(j, "checks")), 5);
   json_decref(j);
 }
 
