@@ -7,6 +7,7 @@
 #include "common.h"
 #include "log.h"
 #include "middleware.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
