@@ -286,6 +286,39 @@ LIBAPI_EXTERN void api_health_set_draining(api_health *h, int draining);
  */
 LIBAPI_EXTERN int api_health_run(api_health *h, int *status, char **body, size_t *len);
 
+/* ---- The app's registries and health endpoints ---- */
+
+/**
+ * The app's metrics registry, created on first use: the one api_mw_metrics() records into and
+ * serves, where the app adds its own metrics. NULL when out of memory.
+ * Ownership: borrowed, owned by the app. Thread: any thread (first call before the server starts).
+ */
+LIBAPI_EXTERN api_metrics *api_app_metrics(api_app *app);
+/**
+ * The app's health registry, created on first use; add readiness checks with api_health_add().
+ * NULL when out of memory. Ownership and thread rules as api_app_metrics().
+ */
+LIBAPI_EXTERN api_health *api_app_health(api_app *app);
+
+/** Options of api_app_health_routes(). */
+typedef struct api_health_options {
+  size_t size;            /**< set by API_HEALTH_OPTIONS */
+  const char *live_path;  /**< liveness; default "/healthz" */
+  const char *ready_path; /**< readiness; default "/readyz" */
+} api_health_options;
+
+#define API_HEALTH_OPTIONS(...) \
+  (&(const api_health_options){.size = sizeof(api_health_options), __VA_ARGS__})
+
+/**
+ * Serve liveness and readiness. GET live_path answers 200 {"status":"ok"} whenever the worker can
+ * answer at all. GET ready_path runs the app's health checks (api_app_health()) on the offload
+ * pool and answers 200 or 503 with the body of api_health_run(); from the moment graceful shutdown
+ * begins it answers 503 {"status":"fail","draining":true,...} at once, so load balancers stop
+ * sending traffic while requests in flight finish. opts may be NULL. Returns as api_app_route().
+ */
+LIBAPI_EXTERN int api_app_health_routes(api_app *app, const api_health_options *opts);
+
 #ifdef __cplusplus
 }
 #endif

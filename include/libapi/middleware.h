@@ -202,6 +202,36 @@ typedef struct api_access_log_options {
 LIBAPI_EXTERN int api_mw_access_log(api_app *app, const api_access_log_options *opts,
                                     api_middleware *out);
 
+/* ---- Request metrics ---- */
+
+/** Options of api_mw_metrics(). */
+typedef struct api_metrics_options {
+  size_t size;            /**< set by API_METRICS_OPTIONS */
+  const char *path;       /**< where GET serves the Prometheus text; default "/metrics"; "" none */
+  const double *buckets;  /**< latency histogram bounds in seconds; NULL: the default set */
+  size_t nbuckets;        /**< entries in buckets */
+  int no_process_metrics; /**< leave out process_* (CPU, memory, descriptors) */
+} api_metrics_options;
+
+#define API_METRICS_OPTIONS(...) \
+  (&(const api_metrics_options){.size = sizeof(api_metrics_options), __VA_ARGS__})
+
+/**
+ * Record every request in the app's registry (api_app_metrics()) and serve it at opts->path:
+ *   http_requests_total{method,route,status}        counter
+ *   http_request_duration_seconds{method,route}     histogram, from the first byte to the write
+ *   http_requests_in_flight                          gauge
+ *   http_connections_open                            gauge
+ *   http_received_bytes_total, http_sent_bytes_total counters (bytes on the wire)
+ *   libapi_log_dropped_total                         counter (the app logger's dropped lines)
+ * plus the process metrics. Labels stay bounded: route is the pattern ("/users/:id"), or
+ * "unmatched" when no route matched; method is one of the standard methods or "OTHER"; status is
+ * the three-digit code. Register it on the app so every response, errors included, is counted.
+ * Returns 0, API_EINVAL, API_EEXIST (the metric names or the path are taken) or API_ENOMEM.
+ */
+LIBAPI_EXTERN int api_mw_metrics(api_app *app, const api_metrics_options *opts,
+                                 api_middleware *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -99,6 +99,16 @@ LIBAPI_EXTERN int api_req_set_user(api_req *req, const char *user);
 LIBAPI_EXTERN const char *api_req_user(const api_req *req);
 
 /**
+ * Attach value to the request under key — the address of something of the caller's, e.g. a static
+ * variable, so keys of different modules never collide. Setting a key again replaces its value.
+ * For state a middleware passes from one hook to a later one, or to the handler.
+ * Returns 0 or API_ENOMEM. Thread: the request's.
+ */
+LIBAPI_EXTERN int api_req_set_local(api_req *req, const void *key, void *value);
+/** The value attached under key, or NULL. */
+LIBAPI_EXTERN void *api_req_local(const api_req *req, const void *key);
+
+/**
  * Allocate size bytes that live as long as the request (aligned for any type). NULL if out of
  * memory. Thread: the worker, or the thread holding a suspended request.
  */

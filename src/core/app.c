@@ -10,6 +10,7 @@
 #include "core/app_internal.h"
 #include "core/error_internal.h"
 #include "core/proxy.h"
+#include "libapi/metrics.h"
 #include "util/alloc.h"
 
 static const api_config defaults = {
@@ -128,6 +129,8 @@ void api_app_free(api_app *app) {
   }
   api__router_free(app->router);
   api_logger_free(app->logger);
+  api_metrics_free(app->metrics);
+  api_health_free(app->health);
   api__mw_free_list(app->mws);
   api__chain_free(&app->chain);
   for (api__route *r = app->routes, *next; r; r = next) {

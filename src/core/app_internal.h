@@ -76,6 +76,9 @@ struct api_app {
   api__chain chain; /* the app's hooks alone: unrouted requests and parser errors */
   api__on_free *on_free;
   api_logger *logger; /* api_app_logger() */
+  struct api_metrics *metrics; /* api_app_metrics() */
+  struct api_health *health;   /* api_app_health() */
+  struct api_server *server;   /* while one runs it */
   int config_err; /* first registration error, refused by api_server_start */
   char config_msg[256];
   atomic_bool running;

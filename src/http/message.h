@@ -72,8 +72,9 @@ struct api_req {
   const char *traceparent;
   char *client_addr; /* behind trusted proxies: from the forwarding headers */
   char *peer_addr;
-  char *user;          /* api_req_set_user */
-  struct req_log *log; /* api_req_log */
+  char *user;                /* api_req_set_user */
+  struct req_log *log;       /* api_req_log */
+  struct api__local *locals; /* api_req_set_local */
   api__cleanup *cleanups;
   struct api_res res;
   uint64_t max_body; /* the route's limit, or the app's */

@@ -205,6 +205,32 @@ const char *api_req_id(api_req *req) {
   return req->id ? req->id : "";
 }
 
+typedef struct api__local {
+  const void *key;
+  void *value;
+  struct api__local *next;
+} api__local;
+
+int api_req_set_local(api_req *req, const void *key, void *value) {
+  for (api__local *l = req->locals; l; l = l->next) {
+    if (l->key == key) {
+      l->value = value;
+      return 0;
+    }
+  }
+  api__local *l = api__arena_alloc(&req->arena, sizeof(*l));
+  if (!l) return API_ENOMEM;
+  *l = (api__local){.key = key, .value = value, .next = req->locals};
+  req->locals = l;
+  return 0;
+}
+
+void *api_req_local(const api_req *req, const void *key) {
+  for (const api__local *l = req->locals; l; l = l->next)
+    if (l->key == key) return l->value;
+  return NULL;
+}
+
 int api_req_set_user(api_req *req, const char *user) {
   char *copy = api__arena_strdup(&req->arena, user);
   if (!copy) return API_ENOMEM;

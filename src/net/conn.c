@@ -109,6 +109,7 @@ static void free_conn(api__conn *c) {
   }
   api__buf_free(&c->out);
   w->nconns--;
+  api__stat_add(&w->stat_conns, (uint64_t)-1);
   api__free(c);
 }
 
@@ -158,6 +159,7 @@ static int flush(api__conn *c) {
     ssize_t n = send(c->fd, c->out.data + c->wpos, c->out.len - c->wpos, MSG_NOSIGNAL);
     if (n > 0) {
       c->wpos += (size_t)n;
+      api__stat_add(&c->w->stat_bytes_out, (uint64_t)n);
       if (c->tlist == API__T_WRITE) set_timer(c, API__T_WRITE, c->w->cfg->write_timeout_ms);
       continue;
     }
@@ -463,6 +465,7 @@ static int read_body(api__conn *c) {
   api_req *req = c->req;
   ssize_t n = read(c->fd, req->body + req->body_len, req->body_expected - req->body_len);
   if (n > 0) {
+    api__stat_add(&c->w->stat_bytes_in, (uint64_t)n);
     req->body_len += (size_t)n;
     if (req->body_len < req->body_expected) return 1;
     req->body[req->body_len] = '\0';
@@ -520,6 +523,7 @@ static void on_readable(api__conn *c) {
     size_t space = c->rcap - c->rlen;
     ssize_t n = read(c->fd, c->rbuf + c->rlen, space);
     if (n > 0) {
+      api__stat_add(&c->w->stat_bytes_in, (uint64_t)n);
       c->rlen += (uint32_t)n;
       if (process(c)) return;
       if ((size_t)n < space) break;
@@ -659,6 +663,7 @@ void api__conn_accept(api__worker *w, int fd, const void *sa, unsigned salen) {
   c->fd = fd;
   api__list_init(&c->link);
   w->nconns++;
+  api__stat_add(&w->stat_conns, 1);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   const struct sockaddr *s = sa;

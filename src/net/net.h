@@ -52,6 +52,8 @@ typedef struct api__worker {
   struct api__injected *injected;   /* connections handed over by api__server_inject */
   api__list timers[API__T_COUNT];
   uint32_t nconns;
+  /* Written by the worker only (plain load + store), read by whoever renders metrics. */
+  _Atomic uint64_t stat_conns, stat_bytes_in, stat_bytes_out;
   uint64_t now_ms;  /* monotonic, refreshed per event batch */
   void *rbuf_cache; /* free lists (next pointer in the first bytes) */
   uint32_t nrbuf_cache;
@@ -88,6 +90,13 @@ typedef struct api__conn api__conn;
 int api__server_start(api_server **out, api_app *app, bool listen);
 /* Hand a connected socket to the server's first worker, as if accepted from peer sa. Takes fd. */
 int api__server_inject(api_server *srv, int fd, const void *sa, unsigned salen);
+
+/* Add n to a worker statistic (worker thread only: no locked instruction). */
+static inline void api__stat_add(_Atomic uint64_t *v, uint64_t n) {
+  atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n, memory_order_relaxed);
+}
+/* Sum a statistic over the server's workers (any thread). */
+uint64_t api__server_stat(const api_server *srv, size_t offset);
 
 /* Worker side. */
 /* Accept the connections api__server_inject queued (on the worker). */

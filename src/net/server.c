@@ -77,6 +77,7 @@ static void free_server(api_server *srv) {
   if (srv->stop_pipe[0] >= 0) close(srv->stop_pipe[0]);
   if (srv->stop_pipe[1] >= 0) close(srv->stop_pipe[1]);
   atomic_store(&srv->app->running, false);
+  if (srv->app->server == srv) srv->app->server = NULL;
   api__free(srv);
 }
 
@@ -98,6 +99,7 @@ int api__server_start(api_server **out, api_app *app, bool listen) {
     return rc ? rc : API_ENOMEM;
   }
   srv->app = app;
+  app->server = srv;
   atomic_store(&app->draining, false);
   srv->stop_pipe[0] = srv->stop_pipe[1] = -1;
   const api_config *cfg = &app->cfg;
@@ -152,6 +154,14 @@ int api__server_start(api_server **out, api_app *app, bool listen) {
 }
 
 int api_server_port(const api_server *srv) { return srv->port; }
+
+uint64_t api__server_stat(const api_server *srv, size_t offset) {
+  uint64_t sum = 0;
+  for (int i = 0; i < srv->nworkers; i++)
+    sum += atomic_load_explicit((_Atomic uint64_t *)((char *)&srv->workers[i] + offset),
+                                memory_order_relaxed);
+  return sum;
+}
 
 void api_server_stop(api_server *srv) {
   ssize_t n = write(srv->stop_pipe[1], "x", 1);
