@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "http/chars.h"
+#include "http/codec.h"
 #include "http/message.h"
 #include "mw/cache_internal.h"
 
@@ -18,15 +19,7 @@ static const char *const month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Ju
 #define MAX_HTTP_TIME 253402300799LL
 
 bool api__http_date_format(time_t t, char buf[30]) {
-  struct tm tm;
-  if (t < 0 || (long long)t > MAX_HTTP_TIME || !gmtime_r(&t, &tm)) return false;
-  char tmp[64]; /* room for any int, to keep the compiler's range analysis quiet */
-  int n = snprintf(tmp, sizeof(tmp), "%s, %02d %s %04d %02d:%02d:%02d GMT", day_names[tm.tm_wday],
-                   tm.tm_mday, month_names[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec);
-  if (n != 29) return false;
-  memcpy(buf, tmp, 30);
-  return true;
+  return t >= 0 && (long long)t <= MAX_HTTP_TIME && api__http_date(t, buf) == API__HTTP_DATE_LEN;
 }
 
 /* n decimal digits at s; -1 if any is not a digit. */
@@ -272,20 +265,6 @@ int api_res_etag(api_res *res, const char *tag, bool weak) {
   return api_res_header(res, "ETag", buf);
 }
 
-/* Is token (n bytes) one of the comma-separated members of list? */
-static bool list_has(const char *list, size_t len, const char *token, size_t n) {
-  const char *p = list, *end = list + len;
-  while (p < end) {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) p++;
-    const char *s = p;
-    while (p < end && *p != ',') p++;
-    const char *e = p;
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
-    if ((size_t)(e - s) == n && strncasecmp(s, token, n) == 0) return true;
-  }
-  return false;
-}
-
 int api_res_vary(api_res *res, const char *field) {
   size_t n = field ? strlen(field) : 0;
   if (!res || !api__is_token(field, n)) return API_EINVAL;
@@ -293,7 +272,7 @@ int api_res_vary(api_res *res, const char *field) {
   size_t total = 0, fields = 0;
   for (const api__out_header *h = res->headers; h; h = h->next) {
     if (h->name_len != 4 || strncasecmp(h->name, "vary", 4) != 0) continue;
-    if (list_has(h->value, h->value_len, "*", 1) || list_has(h->value, h->value_len, field, n))
+    if (api__header_has_token(h->value, "*") || api__header_has_token(h->value, field))
       return 0;
     total += h->value_len + 2;
     fields++;

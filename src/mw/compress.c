@@ -10,6 +10,7 @@
 
 #include "core/error_internal.h"
 #include "http/chars.h"
+#include "http/codec.h"
 #include "mw/cache_internal.h"
 #include "mw/compress_internal.h"
 #include "util/alloc.h"
@@ -223,14 +224,7 @@ static int recode_etag(api_res *res, int enc) {
 }
 
 static bool no_transform(const api_res *res) {
-  const char *cc = api_res_get_header(res, "Cache-Control");
-  if (!cc) return false;
-  for (const char *p = cc; (p = strcasestr(p, "no-transform")); p += 12) {
-    bool start = p == cc || p[-1] == ',' || ows(p[-1]);
-    char after = p[12];
-    if (start && (after == '\0' || after == ',' || ows(after))) return true;
-  }
-  return false;
+  return api__header_has_token(api_res_get_header(res, "Cache-Control"), "no-transform");
 }
 
 static int compress_on_send(api_req *req, api_res *res, void *ud) {
