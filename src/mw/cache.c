@@ -272,8 +272,7 @@ int api_res_vary(api_res *res, const char *field) {
   size_t total = 0, fields = 0;
   for (const api__out_header *h = res->headers; h; h = h->next) {
     if (h->name_len != 4 || strncasecmp(h->name, "vary", 4) != 0) continue;
-    if (api__header_has_token(h->value, "*") || api__header_has_token(h->value, field))
-      return 0;
+    if (api__header_has_token(h->value, "*") || api__header_has_token(h->value, field)) return 0;
     total += h->value_len + 2;
     fields++;
   }

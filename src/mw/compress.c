@@ -145,6 +145,9 @@ static int add_type(gz_state *c, const char *t) {
   size_t n = strlen(t);
   int kind;
   const char *slash = memchr(t, '/', n);
+  /* a wildcard type would take images and archives too; '*' is a token character */
+  const char *star = memchr(t, '*', n);
+  if (star && !(slash && star == slash + 1 && n == (size_t)(star - t) + 1)) slash = NULL;
   if (n > 1 && t[0] == '+' && api__is_token(t + 1, n - 1) && !slash) {
     kind = T_SUFFIX;
   } else if (slash && slash > t && api__is_token(t, (size_t)(slash - t)) &&
