@@ -225,7 +225,7 @@ typedef struct api_cors_options {
  * Other requests: in on_send (so error responses carry them too), an allowed origin gets
  * Access-Control-Allow-Origin (the origin echoed, or "*"), -Allow-Credentials and
  * -Expose-Headers; an origin that is not allowed gets no Access-Control-* field. Vary: Origin is
- * added to every response unless the origin list is just "*".
+ * added to every response, requests without Origin included (the answer depends on it).
  *
  * Returns 0; API_EINVAL (message in api_last_error() naming the option) for NULL arguments, a bad
  * size, no origins, a malformed origin or pattern, "*" with credentials, a method or header that is
@@ -262,12 +262,12 @@ typedef struct api_compress_options {
  * the body as it is; a malformed q-value counts as 0). Without Accept-Encoding nothing is
  * compressed.
  *
- * A response is compressed when its status is 2xx other than 204 and 206 (or an error status), the
+ * A response is compressed when its status is 200..599 other than 204, 206 and 304, the
  * method is not HEAD, it has no Content-Encoding and no Cache-Control: no-transform, its
  * Content-Type is in the list, its body is at least min_size bytes, and the result is smaller.
  * Then it gets Content-Encoding, and a strong ETag "x" becomes "x-gzip" / "x-deflate" (weak ones
  * stay: the representation is equivalent). Vary: Accept-Encoding is added whenever the answer
- * depended on Accept-Encoding — every compressible response, compressed or not, HEAD and 304
+ * depended on Accept-Encoding: every compressible response, compressed or not, HEAD and 304
  * included.
  *
  * With the conditional-request middleware (api_mw_etag()), register api_mw_etag() first: a 304
@@ -279,8 +279,7 @@ typedef struct api_compress_options {
 LIBAPI_EXTERN int api_mw_compress(api_app *app, const api_compress_options *opts,
                                   api_middleware *out);
 
-/* ---- Built-in middleware: conditional requests ------------------------------------------------
- */
+/* ---- Built-in middleware: conditional requests ---------------------------------------------- */
 
 /** Conditional-request options; build with API_CONDITIONAL_OPTIONS(.weak = true). */
 typedef struct api_conditional_options {
@@ -316,15 +315,14 @@ LIBAPI_EXTERN int api_mw_etag(api_app *app, const api_conditional_options *opts,
 /**
  * Evaluate the request's preconditions (RFC 9110 13.2.2) against the current state of the
  * resource, before a handler changes or reads it: etag is the current entity tag as sent in ETag
- * ("\"v7\"" or "W/\"v7\"") or NULL when the resource does not exist; last_modified is its
- * modification time or 0 when unknown. In order: If-Match (strong comparison; "*" needs an
- * existing resource), else If-Unmodified-Since; then If-None-Match (weak comparison), else
- * If-Modified-Since for GET and HEAD.
- * Returns API_NEXT (0) when the handler should go on, or API_DONE when res now holds the answer:
- * 412 Precondition Failed (a JSON error body), or 304 Not Modified for GET/HEAD (with the ETag and
- * Last-Modified given). A handler does `if (api_req_preconditions(...) == API_DONE) return
- * API_NEXT;`. Returns API_EINVAL for NULL req/res or a malformed etag; API_ENOMEM.
- * Thread: as the request.
+ * ("\"v7\"" or "W/\"v7\""), or NULL when it has none; last_modified is its modification time,
+ * or 0 when unknown. Both NULL and 0 mean the resource does not exist ("*" does not match it). In
+ * order: If-Match (strong comparison; "*" needs an existing resource), else If-Unmodified-Since;
+ * then If-None-Match (weak comparison), else If-Modified-Since for GET and HEAD. Returns API_NEXT
+ * (0) when the handler should go on, or API_DONE when res now holds the answer: 412 Precondition
+ * Failed (a JSON error body), or 304 Not Modified for GET/HEAD (with the ETag and Last-Modified
+ * given). A handler does `if (api_req_preconditions(...) == API_DONE) return API_NEXT;`. Returns
+ * API_EINVAL for NULL req/res or a malformed etag; API_ENOMEM. Thread: as the request.
  */
 LIBAPI_EXTERN int api_req_preconditions(api_req *req, api_res *res, const char *etag,
                                         time_t last_modified);

@@ -177,7 +177,7 @@ static int add_type(gz_state *c, const char *t) {
 
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {
   (void)opaque;
-  return api__calloc(items, size);
+  return (size_t)items * size / size == items ? api__malloc((size_t)items * size) : NULL;
 }
 static void z_free(voidpf opaque, voidpf p) {
   (void)opaque;
