@@ -34,6 +34,10 @@
 #ifndef LIBAPI_MIDDLEWARE_H
 #define LIBAPI_MIDDLEWARE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
 #include "common.h"
 #include "log.h"
 
@@ -231,6 +235,228 @@ typedef struct api_metrics_options {
  */
 LIBAPI_EXTERN int api_mw_metrics(api_app *app, const api_metrics_options *opts,
                                  api_middleware *out);
+
+/* ---- Response caching helpers ---------------------------------------------------------------- */
+
+/** Who may store a response (Cache-Control public / private). */
+typedef enum api_cache_scope {
+  API_CACHE_SCOPE_DEFAULT = 0, /**< neither directive is sent */
+  API_CACHE_PUBLIC,            /**< "public": shared caches may store it, even with authorization */
+  API_CACHE_PRIVATE,           /**< "private": only the user's own cache may store it */
+} api_cache_scope;
+
+/** max_age / s_maxage value that sends "max-age=0" (0 itself means "not sent"). */
+#define API_CACHE_AGE_ZERO (-1LL)
+
+/**
+ * Cache-Control directives; build with API_CACHE_OPTIONS(.scope = API_CACHE_PUBLIC,
+ * .max_age = 3600). Zero means "not sent" for every member.
+ */
+typedef struct api_cache_options {
+  size_t size;           /**< sizeof(api_cache_options), set by API_CACHE_OPTIONS */
+  api_cache_scope scope; /**< public / private */
+  long long max_age;     /**< seconds; API_CACHE_AGE_ZERO sends max-age=0 */
+  long long s_maxage;    /**< seconds, for shared caches; API_CACHE_AGE_ZERO sends s-maxage=0 */
+  bool no_store;         /**< "no-store": nothing may be stored */
+  bool no_cache;         /**< "no-cache": stored copies must be revalidated before each use */
+  bool must_revalidate;  /**< "must-revalidate": stale copies must be revalidated */
+  bool immutable;        /**< "immutable" (RFC 8246): never revalidate while fresh */
+  bool no_transform;     /**< "no-transform": intermediaries must not change the body (the
+                              compression middleware honours it too) */
+} api_cache_options;
+
+#define API_CACHE_OPTIONS(...) \
+  (&(const api_cache_options){.size = sizeof(api_cache_options), __VA_ARGS__})
+
+/**
+ * Set the Cache-Control header from opts, replacing an earlier one, e.g.
+ * "public, max-age=3600, immutable". Options that set nothing remove the header.
+ * Returns 0; API_EINVAL for NULL, a bad size, a negative age other than API_CACHE_AGE_ZERO, or
+ * no_store together with max_age, s_maxage or immutable (contradictory); API_ENOMEM.
+ * Thread: as the response (its worker).
+ */
+LIBAPI_EXTERN int api_res_cache_control(api_res *res, const api_cache_options *opts);
+
+/**
+ * Set the Last-Modified header to t formatted as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT").
+ * The conditional-request middleware answers If-Modified-Since with it. Returns 0; API_EINVAL
+ * for t before 1970 or after the year 9999; API_ENOMEM.
+ */
+LIBAPI_EXTERN int api_res_last_modified(api_res *res, time_t t);
+
+/**
+ * Set the ETag header to "tag" (strong) or W/"tag" (weak). tag is the opaque part without
+ * quotes: printable ASCII except '"' and space (RFC 9110 etagc), at most 256 bytes; it is copied.
+ * Returns 0; API_EINVAL for a NULL or invalid tag; API_ENOMEM.
+ */
+LIBAPI_EXTERN int api_res_etag(api_res *res, const char *tag, bool weak);
+
+/**
+ * Add field (a header name such as "Accept-Encoding") to the response's Vary header unless it is
+ * already there (case-insensitive) or Vary is "*". Earlier Vary fields are merged into one.
+ * Returns 0; API_EINVAL when field is not a header name or "*"; API_ENOMEM.
+ */
+LIBAPI_EXTERN int api_res_vary(api_res *res, const char *field);
+
+/* ---- Built-in middleware: CORS ------------------------------------------------------------- */
+
+/**
+ * Cross-origin resource sharing (Fetch standard, "CORS protocol"). Build with
+ * API_CORS_OPTIONS(.origins = (const char *[]){"https://app.example.com", NULL}).
+ *
+ * Origins are compared as browsers serialise them: scheme "://" host [":" port], lowercase, no
+ * default port, no path, no trailing slash, no userinfo. A request whose Origin is not exactly
+ * that (an upper-case "HTTPS://A.EXAMPLE", a trailing "/", "user@", ":443" on https, more than
+ * one Origin field, more than 512 bytes) is not allowed. Entries of origins may be:
+ *   - an exact origin, "https://app.example.com" or "http://localhost:8080" (given in any case; a
+ *     default port is dropped);
+ *   - a pattern scheme "://" "*." domain [":" port], written "https://" "*.example.com" here (a
+ *     C comment cannot hold the slash and star together): one or more whole DNS labels, then
+ * exactly
+ *     ".example.com", same scheme and port. It matches "https://a.b.example.com" but neither
+ *     "https://example.com" (list it too if wanted) nor "https://evilexample.com" nor
+ *     "https://example.com.evil.net". '*' is allowed only as the whole first label;
+ *   - "null", which allows the opaque origin "null" (sandboxed frames, file: pages) — it is never
+ *     allowed otherwise, not even by "*";
+ *   - "*": any origin; answered "Access-Control-Allow-Origin: *". Not allowed with credentials.
+ */
+typedef struct api_cors_options {
+  size_t size;                       /**< sizeof(api_cors_options), set by API_CORS_OPTIONS */
+  const char *const *origins;        /**< NULL-terminated; required (at least one entry) */
+  const char *const *methods;        /**< NULL-terminated method names allowed cross-origin;
+                                          NULL: GET, HEAD, POST, PUT, PATCH, DELETE */
+  const char *const *allow_headers;  /**< NULL-terminated request header names a preflight may
+                                          ask for; {"*", NULL} allows any; NULL: Content-Type */
+  const char *const *expose_headers; /**< NULL-terminated response header names scripts may read
+                                          besides the safelisted ones; NULL: none */
+  bool credentials;                  /**< send Access-Control-Allow-Credentials: true (cookies,
+                                          HTTP auth); refused together with the origin "*" */
+  long max_age;                      /**< preflight cache lifetime in seconds: 0 is 600, a
+                                          negative value does not send Access-Control-Max-Age */
+} api_cors_options;
+
+#define API_CORS_OPTIONS(...) \
+  (&(const api_cors_options){.size = sizeof(api_cors_options), __VA_ARGS__})
+
+/**
+ * Build the CORS middleware into *out; register it with api_app_use() (preflights for paths
+ * without an OPTIONS route are only seen by app-level middleware, so use the app).
+ *
+ * Preflights (OPTIONS with Origin and Access-Control-Request-Method): for a path with a route,
+ * the middleware answers 204 in on_request without running the route's handler; for a path
+ * without an OPTIONS route the router's own 204 (with Allow) gets the CORS fields in on_send; a
+ * path that does not exist stays 404 with no preflight fields. An allowed preflight gets
+ * Access-Control-Allow-Origin, -Allow-Credentials, -Allow-Methods (the configured list),
+ * -Allow-Headers (the requested names, echoed when every one is allowed), -Max-Age. A preflight
+ * from an origin that is not allowed, or asking for a method or a header that is not allowed, is
+ * still answered 204 but without any Access-Control-* field, so the browser refuses the request.
+ * Every preflight answer says Vary: Origin, Access-Control-Request-Method,
+ * Access-Control-Request-Headers.
+ *
+ * Other requests: in on_send (so error responses carry them too), an allowed origin gets
+ * Access-Control-Allow-Origin (the origin echoed, or "*"), -Allow-Credentials and
+ * -Expose-Headers; an origin that is not allowed gets no Access-Control-* field. Vary: Origin is
+ * added to every response, requests without Origin included (the answer depends on it).
+ *
+ * Returns 0; API_EINVAL (message in api_last_error() naming the option) for NULL arguments, a bad
+ * size, no origins, a malformed origin or pattern, "*" with credentials, a method or header that is
+ * not a token; API_ENOMEM.
+ * Ownership: the options and their strings are copied; the state is freed by api_app_free().
+ * Thread: configuration thread, before the server starts; the state is read-only afterwards.
+ */
+LIBAPI_EXTERN int api_mw_cors(api_app *app, const api_cors_options *opts, api_middleware *out);
+
+/* ---- Built-in middleware: compression -------------------------------------------------------- */
+
+/** Compression options; build with API_COMPRESS_OPTIONS(.level = 5). Zero means default. */
+typedef struct api_compress_options {
+  size_t size;              /**< sizeof(api_compress_options), set by API_COMPRESS_OPTIONS */
+  size_t min_size;          /**< smaller bodies are sent as they are; 0: 1024 bytes */
+  int level;                /**< zlib level 1 (fast) .. 9 (small); 0: 6 */
+  const char *const *types; /**< NULL-terminated media types that are compressed, replacing the
+                                 default list: "text/html" (exact), "text/ *" (a whole type, written
+                                 without the space), "+json" (a structured-syntax suffix). NULL:
+                                 text/ *, application/json, application/javascript,
+                                 application/xml, application/x-ndjson, image/svg+xml, +json,
+                                 +xml. Types not listed (images, audio, video, archives,
+                                 application/octet-stream) are never compressed. */
+  bool no_deflate;          /**< offer gzip only */
+} api_compress_options;
+
+#define API_COMPRESS_OPTIONS(...) \
+  (&(const api_compress_options){.size = sizeof(api_compress_options), __VA_ARGS__})
+
+/**
+ * Build the response compression middleware into *out (an on_send hook): gzip or deflate (the
+ * zlib format, RFC 9110 8.4.1) chosen from Accept-Encoding by q-value (gzip wins ties; x-gzip
+ * counts as gzip; "*" covers unlisted codings; "identity" with a higher q than the coding keeps
+ * the body as it is; a malformed q-value counts as 0). Without Accept-Encoding nothing is
+ * compressed.
+ *
+ * A response is compressed when its status is 200..599 other than 204, 206 and 304, the
+ * method is not HEAD, it has no Content-Encoding and no Cache-Control: no-transform, its
+ * Content-Type is in the list, its body is at least min_size bytes, and the result is smaller.
+ * Then it gets Content-Encoding, and a strong ETag "x" becomes "x-gzip" / "x-deflate" (weak ones
+ * stay: the representation is equivalent). Vary: Accept-Encoding is added whenever the answer
+ * depended on Accept-Encoding: every compressible response, compressed or not, HEAD and 304
+ * included.
+ *
+ * With the conditional-request middleware (api_mw_etag()), register api_mw_etag() first: a 304
+ * then costs no compression, and it accepts the "-gzip" / "-deflate" tags clients send back.
+ * The body is compressed into request memory. Returns 0; API_EINVAL for NULL arguments, a bad
+ * size, a level outside 0..9, an empty or malformed type; API_ENOMEM.
+ * Ownership: options are copied; the state is freed by api_app_free(). Thread: as api_mw_cors().
+ */
+LIBAPI_EXTERN int api_mw_compress(api_app *app, const api_compress_options *opts,
+                                  api_middleware *out);
+
+/* ---- Built-in middleware: conditional requests ---------------------------------------------- */
+
+/** Conditional-request options; build with API_CONDITIONAL_OPTIONS(.weak = true). */
+typedef struct api_conditional_options {
+  size_t size;  /**< sizeof(api_conditional_options), set by API_CONDITIONAL_OPTIONS */
+  bool weak;    /**< generate weak ETags (W/"...") instead of strong ones */
+  bool no_etag; /**< do not generate ETags; only answer conditions on those handlers set */
+} api_conditional_options;
+
+#define API_CONDITIONAL_OPTIONS(...) \
+  (&(const api_conditional_options){.size = sizeof(api_conditional_options), __VA_ARGS__})
+
+/**
+ * Build the conditional-request middleware into *out (an on_send hook), for GET and HEAD
+ * responses with status 200:
+ *   - ETag: unless the handler set one, a 200 with a body gets "<length>-<hash>" where hash is
+ *     the 64-bit FNV-1a of the body in hex (fast, not collision-resistant: a handler that serves
+ *     attacker-chosen bytes and cares should set its own tag, e.g. from a version number);
+ *   - If-None-Match (all fields, a list of tags or "*"; weak comparison, RFC 9110 13.1.2; a
+ *     malformed element never matches; a tag carrying the "-gzip"/"-deflate" suffix of
+ *     api_mw_compress() matches the tag it was made from): a match turns the response into 304
+ *     Not Modified without body, Content-Type or Content-Encoding, keeping ETag (the matched one),
+ *     Cache-Control, Vary, Last-Modified, Set-Cookie and the other fields;
+ *   - If-Modified-Since, only without If-None-Match: when the handler set Last-Modified
+ *     (api_res_last_modified()) and it is not later than the date given, 304. A date that is not
+ *     a valid HTTP-date (any of the three RFC 9110 formats) is ignored.
+ * Other methods and statuses pass untouched; for unsafe methods use api_req_preconditions() in
+ * the handler. Returns 0; API_EINVAL for NULL arguments or a bad size; API_ENOMEM.
+ * Ownership: options are copied; the state is freed by api_app_free(). Thread: as api_mw_cors().
+ */
+LIBAPI_EXTERN int api_mw_etag(api_app *app, const api_conditional_options *opts,
+                              api_middleware *out);
+
+/**
+ * Evaluate the request's preconditions (RFC 9110 13.2.2) against the current state of the
+ * resource, before a handler changes or reads it: etag is the current entity tag as sent in ETag
+ * ("\"v7\"" or "W/\"v7\""), or NULL when it has none; last_modified is its modification time,
+ * or 0 when unknown. Both NULL and 0 mean the resource does not exist ("*" does not match it). In
+ * order: If-Match (strong comparison; "*" needs an existing resource), else If-Unmodified-Since;
+ * then If-None-Match (weak comparison), else If-Modified-Since for GET and HEAD. Returns API_NEXT
+ * (0) when the handler should go on, or API_DONE when res now holds the answer: 412 Precondition
+ * Failed (a JSON error body), or 304 Not Modified for GET/HEAD (with the ETag and Last-Modified
+ * given). A handler does `if (api_req_preconditions(...) == API_DONE) return API_NEXT;`. Returns
+ * API_EINVAL for NULL req/res or a malformed etag; API_ENOMEM. Thread: as the request.
+ */
+LIBAPI_EXTERN int api_req_preconditions(api_req *req, api_res *res, const char *etag,
+                                        time_t last_modified);
 
 #ifdef __cplusplus
 }
