@@ -234,7 +234,8 @@ typedef struct api_jwt_verify_options {
 typedef struct api_jwt_result {
   api_jwt_error error; /**< API_JWT_OK or why the token was refused */
   char message[192];   /**< details for logs (may name claims and times; not for clients) */
-  json_t *header;      /**< the decoded header, once its JSON parsed; else NULL */
+  json_t *header;      /**< the decoded header, once its JSON parsed; else NULL. Read-only: it
+                            may be shared with other results (a per-thread cache) */
   json_t *claims;      /**< the claims, set only when the token is valid (error == API_JWT_OK) */
   api_jwt_alg alg;     /**< the algorithm the token was verified with */
   const char *kid;     /**< the header's kid, or NULL; points into header */

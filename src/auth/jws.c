@@ -27,10 +27,17 @@ typedef struct {
   EVP_PKEY_CTX *pctx;
 } cache_slot;
 
+#define HEADER_CACHE_MAX 256
+
 typedef struct {
   cache_slot slot[CACHE_SLOTS];
   unsigned next;
   EVP_MD_CTX *md;
+  /* The last header parsed on this thread, by its base64url text: tokens from one issuer share
+   * one header, so most verifications skip parsing it. */
+  json_t *header;
+  size_t header_len;
+  char header_b64[HEADER_CACHE_MAX];
 } thread_cache;
 
 static pthread_key_t cache_key;
@@ -48,6 +55,7 @@ static void cache_free(void *p) {
   thread_cache *c = p;
   for (int i = 0; i < CACHE_SLOTS; i++) slot_clear(&c->slot[i]);
   EVP_MD_CTX_free(c->md);
+  json_decref(c->header);
   api__free(c);
 }
 
@@ -77,6 +85,21 @@ static cache_slot *get_slot(thread_cache *c, uint64_t id, bool *hit) {
   slot_clear(s);
   *hit = false;
   return s;
+}
+
+json_t *api__jwt_header_cache_get(const char *b64, size_t len) {
+  thread_cache *c = cache;
+  if (!c || !c->header || c->header_len != len || memcmp(c->header_b64, b64, len) != 0) return NULL;
+  return json_incref(c->header);
+}
+
+void api__jwt_header_cache_put(const char *b64, size_t len, json_t *header) {
+  thread_cache *c = get_cache();
+  if (!c || len > HEADER_CACHE_MAX) return;
+  json_decref(c->header);
+  c->header = json_incref(header);
+  c->header_len = len;
+  memcpy(c->header_b64, b64, len);
 }
 
 /* ---- HMAC ---- */

@@ -99,14 +99,18 @@ int api__jws_verify(const api_jwt_keyset *ks, const char *token, size_t len, uns
   size_t sb = len - (size_t)(dot2 + 1 - token);
   if (hb == 0) return refuse(res, API_JWT_MALFORMED, "empty header");
 
-  /* Header. */
+  /* Header: parsed, or the same text as the last one on this thread. Only objects are cached. */
   unsigned char *h = buf;
-  long hn = api__b64url_decode(h, token, hb);
-  if (hn < 0) return refuse(res, API_JWT_MALFORMED, "header is not canonical base64url");
-  json_error_t jerr;
-  res->header = json_loadb((const char *)h, (size_t)hn, JSON_REJECT_DUPLICATES, &jerr);
-  if (!res->header) return refuse(res, API_JWT_MALFORMED, "header: %s", jerr.text);
-  if (!json_is_object(res->header)) return refuse(res, API_JWT_MALFORMED, "header not an object");
+  long hn = 0;
+  if (!(res->header = api__jwt_header_cache_get(token, hb))) {
+    hn = api__b64url_decode(h, token, hb);
+    if (hn < 0) return refuse(res, API_JWT_MALFORMED, "header is not canonical base64url");
+    json_error_t jerr;
+    res->header = json_loadb((const char *)h, (size_t)hn, JSON_REJECT_DUPLICATES, &jerr);
+    if (!res->header) return refuse(res, API_JWT_MALFORMED, "header: %s", jerr.text);
+    if (!json_is_object(res->header)) return refuse(res, API_JWT_MALFORMED, "header not an object");
+    api__jwt_header_cache_put(token, hb, res->header);
+  }
   const json_t *algv = json_object_get(res->header, "alg");
   if (!json_is_string(algv)) return refuse(res, API_JWT_MALFORMED, "header without string alg");
   const char *algname = json_string_value(algv);

@@ -68,6 +68,11 @@ int api__jws_verify(const api_jwt_keyset *ks, const char *token, size_t len, uns
                     const char *typ, api_jwt_result *res, unsigned char *buf,
                     unsigned char **payload, size_t *payload_len);
 
+/* The per-thread cache of the last parsed header, keyed by its exact base64url text. get returns
+ * a new reference or NULL; put keeps a reference (headers over 256 characters are not cached). */
+json_t *api__jwt_header_cache_get(const char *b64, size_t len);
+void api__jwt_header_cache_put(const char *b64, size_t len, json_t *header);
+
 /* Move a string from jansson's allocator (json_dumps) to ours; frees s. NULL on failure. */
 char *api__jwt_json_take(char *s);
 
