@@ -35,7 +35,7 @@ typedef enum api_jwt_alg {
   API_JWT_HS256,           /**< HMAC SHA-256; secret of at least 32 bytes */
   API_JWT_HS384,           /**< HMAC SHA-384; secret of at least 48 bytes */
   API_JWT_HS512,           /**< HMAC SHA-512; secret of at least 64 bytes */
-  API_JWT_RS256,           /**< RSASSA-PKCS1-v1_5 SHA-256; RSA key of at least 2048 bits */
+  API_JWT_RS256,           /**< RSASSA-PKCS1-v1_5 SHA-256; RSA key of 2048 to 8192 bits */
   API_JWT_RS384,           /**< RSASSA-PKCS1-v1_5 SHA-384 */
   API_JWT_RS512,           /**< RSASSA-PKCS1-v1_5 SHA-512 */
   API_JWT_PS256,           /**< RSASSA-PSS SHA-256, MGF1 SHA-256, salt = hash length */
@@ -78,8 +78,8 @@ typedef struct api_jwt_keyset api_jwt_keyset;
  * "alg". Keys with "use" other than "sig", or "key_ops" without "verify" or "sign", are skipped
  * (they are for encryption). Refused, failing the whole set: duplicate JSON keys, unknown "kty" or
  * "crv", bad base64url, coordinates of the wrong length, points not on the curve, RSA moduli under
- * 2048 bits, "oct" secrets shorter than the hash output (32/48/64 bytes), and a set with no usable
- * key. Private members (d, p, q, ...) are loaded too: such keys can sign.
+ * 2048 or over 8192 bits, "oct" secrets shorter than the hash output (32/48/64 bytes), and a set
+ * with no usable key. Private members (d, p, q, ...) are loaded too: such keys can sign.
  *
  * @param out   receives the key set
  * @param json  the JSON text, len bytes (need not be NUL-terminated)
@@ -102,7 +102,7 @@ LIBAPI_EXTERN int api_jwt_keyset_from_jwks(api_jwt_keyset **out, const char *jso
  *             HS* is always refused: a PEM is never an HMAC secret.
  * @param kid  the key's "kid", or NULL for none; copied
  * @return 0; API_EINVAL (bad PEM, unsupported key type or curve, alg missing or not matching the
- *         key, RSA under 2048 bits); API_ENOMEM.
+ *         key, RSA under 2048 or over 8192 bits); API_ENOMEM.
  * Ownership: *out is the caller's; free it with api_jwt_keyset_free(). Thread: any.
  */
 LIBAPI_EXTERN int api_jwt_keyset_from_pem(api_jwt_keyset **out, const char *pem, size_t len,

@@ -208,9 +208,10 @@ static api_jwt_alg pin(EVP_PKEY *pkey, api_jwt_alg want, const char *want_name, 
       snprintf(why, why_len, "an RSA-PSS key can only be used with PS256..PS512");
       return API_JWT_ALG_UNKNOWN;
     }
-    if (EVP_PKEY_get_bits(pkey) < 2048) {
-      snprintf(why, why_len, "RSA key of %d bits: at least 2048 are required",
-               EVP_PKEY_get_bits(pkey));
+    /* Small keys are breakable; huge ones make every verification a denial of service. */
+    int bits = EVP_PKEY_get_bits(pkey);
+    if (bits < 2048 || bits > 8192) {
+      snprintf(why, why_len, "RSA key of %d bits: 2048 to 8192 are accepted", bits);
       return API_JWT_ALG_UNKNOWN;
     }
     return want;

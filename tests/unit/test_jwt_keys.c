@@ -126,6 +126,27 @@ Test(jwt_keys, jwks_refusals) {
   cr_assert_eq(api_jwt_keyset_from_jwks(&ks, NULL, 2), API_EINVAL);
 }
 
+/* RSA moduli over 8192 bits would make each verification a denial of service. */
+Test(jwt_keys, rsa_modulus_bounds) {
+  static const int bits[] = {2040, 2048, 8192, 8200};
+  for (int i = 0; i < 4; i++) {
+    size_t n = (size_t)bits[i] / 8;
+    unsigned char *mod = malloc(n);
+    memset(mod, 0xc5, n);
+    mod[n - 1] |= 1;
+    char *b64 = malloc(api__b64url_encoded_len(n) + 1), *json = malloc(n * 2 + 100);
+    api__b64url_encode(b64, mod, n);
+    sprintf(json, "{\"kty\":\"RSA\",\"alg\":\"RS256\",\"n\":\"%s\",\"e\":\"AQAB\"}", b64);
+    api_jwt_keyset *ks = NULL;
+    int want = bits[i] >= 2048 && bits[i] <= 8192 ? 0 : API_EINVAL;
+    cr_assert_eq(load(json, &ks), want, "%d bits: %s", bits[i], api_last_error());
+    api_jwt_keyset_free(ks);
+    free(mod);
+    free(b64);
+    free(json);
+  }
+}
+
 Test(jwt_keys, hmac_secret_minimum_lengths) {
   static const struct {
     const char *alg;
