@@ -13,6 +13,7 @@
 
 #include "auth/jwt_internal.h"
 #include "libapi/auth.h"
+#include "util/json_strict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -69,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0) return 0;
   const char *in = (const char *)data + 1;
   size_t n = size - 1;
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       verify(keys, in, n);
       break;
@@ -96,6 +97,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
       verify(keys, tok, strlen(tok));
       api_auth_string_free(tok);
+      break;
+    }
+    case 3: {
+      json_t *ref = json_loadb(in, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+      json_t *got = api__json_parse_strict(in, n, NULL, 0);
+      if ((ref == NULL) != (got == NULL) || (got && !json_equal(got, ref))) abort();
+      json_decref(ref);
+      json_decref(got);
       break;
     }
   }

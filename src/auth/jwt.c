@@ -11,6 +11,7 @@
 #include "core/error_internal.h"
 #include "util/alloc.h"
 #include "util/b64url.h"
+#include "util/json_strict.h"
 
 /* ---- errors ---- */
 
@@ -105,9 +106,9 @@ int api__jws_verify(const api_jwt_keyset *ks, const char *token, size_t len, uns
   if (!(res->header = api__jwt_header_cache_get(token, hb))) {
     hn = api__b64url_decode(h, token, hb);
     if (hn < 0) return refuse(res, API_JWT_MALFORMED, "header is not canonical base64url");
-    json_error_t jerr;
-    res->header = json_loadb((const char *)h, (size_t)hn, JSON_REJECT_DUPLICATES, &jerr);
-    if (!res->header) return refuse(res, API_JWT_MALFORMED, "header: %s", jerr.text);
+    char jerr[96];
+    res->header = api__json_parse_strict((const char *)h, (size_t)hn, jerr, sizeof(jerr));
+    if (!res->header) return refuse(res, API_JWT_MALFORMED, "header: %s", jerr);
     if (!json_is_object(res->header)) return refuse(res, API_JWT_MALFORMED, "header not an object");
     api__jwt_header_cache_put(token, hb, res->header);
   }
@@ -279,10 +280,10 @@ int api_jwt_verify(const api_jwt_keyset *ks, const char *token, size_t len,
   size_t pn;
   int rc = api__jws_verify(ks, token, len, allowed, o.typ, res, buf, &payload, &pn);
   if (rc == 0) {
-    json_error_t jerr;
-    json_t *claims = json_loadb((const char *)payload, pn, JSON_REJECT_DUPLICATES, &jerr);
+    char jerr[96];
+    json_t *claims = api__json_parse_strict((const char *)payload, pn, jerr, sizeof(jerr));
     if (!claims) {
-      rc = refuse(res, API_JWT_MALFORMED, "payload: %s", jerr.text);
+      rc = refuse(res, API_JWT_MALFORMED, "payload: %s", jerr);
     } else if (!json_is_object(claims)) {
       json_decref(claims);
       rc = refuse(res, API_JWT_MALFORMED, "payload not a JSON object");
