@@ -7,6 +7,7 @@
  * claims checks. Whatever the input, verification must end in a result whose fields agree with its
  * return code.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 3: {
       json_t *ref = json_loadb(in, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
       json_t *got = api__json_parse_strict(in, n, NULL, 0);
-      if ((ref == NULL) != (got == NULL) || (got && !json_equal(got, ref))) abort();
+      /* jansson skips a NUL byte right after a number or a literal ("[8\0]" is [8]); the strict
+       * parser refuses every NUL. Otherwise they agree exactly. */
+      bool nul = memchr(in, 0, n) != NULL;
+      if ((nul ? got && !ref : (ref == NULL) != (got == NULL)) || (got && !json_equal(got, ref)))
+        abort();
       json_decref(ref);
       json_decref(got);
       break;

@@ -1,7 +1,7 @@
-/* A strict, single-pass JSON parser that builds jansson values. It accepts exactly what
- * json_loadb(JSON_REJECT_DUPLICATES) accepts (the fuzz target checks the two against each other)
- * but parses from memory without jansson's character stream, which makes it several times faster
- * on small documents such as JWT claims. */
+/* A strict, single-pass JSON parser that builds jansson values. It accepts what
+ * json_loadb(JSON_REJECT_DUPLICATES) accepts (the fuzz target checks the two against each other;
+ * see json_strict.h for the one deliberate difference) but parses from memory without jansson's
+ * character stream, which makes it several times faster on small documents such as JWT claims. */
 #include "util/json_strict.h"
 
 #include <errno.h>

@@ -1,7 +1,9 @@
 /* A fast strict JSON parser producing jansson values, for small untrusted documents (JWT headers
- * and claims). It accepts exactly what json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
- * accepts: UTF-8 only, no "\u0000", no duplicate object keys, integers that fit a json_int_t, at
- * most 2048 levels of nesting, nothing after the value but whitespace. */
+ * and claims). It accepts what json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) accepts:
+ * UTF-8 only, no "\u0000", no duplicate object keys, integers that fit a json_int_t, at most 2048
+ * levels of nesting, nothing after the value but whitespace. One difference, on purpose: jansson
+ * skips a NUL byte right after a number or a literal ("[8\0]" parses as [8]); this parser refuses
+ * every NUL byte. */
 #ifndef API_UTIL_JSON_STRICT_H
 #define API_UTIL_JSON_STRICT_H
 

@@ -146,6 +146,13 @@ Test(json_strict, strings_and_escapes) {
   /* A NUL byte inside and after the text. */
   cr_assert_not(same("{\"a\":\"x\0y\"}", 11));
   cr_assert_not(same("{}\0", 3));
+  /* jansson skips a NUL right after a number or literal; the strict parser refuses it. */
+  const struct {
+    const char *s;
+    size_t n;
+  } nul[] = {{"8\0", 2}, {"[8\0]", 4}, {"{\"a\":8\0}", 8}, {"true\0", 5}, {"[1.5\0]", 6}};
+  for (size_t i = 0; i < sizeof(nul) / sizeof(nul[0]); i++)
+    cr_assert_null(api__json_parse_strict(nul[i].s, nul[i].n, NULL, 0), "case %zu", i);
   /* Long escaped strings go to the heap. */
   char big[3000] = "\"";
   for (int i = 0; i < 400; i++) strcat(big, "\\u00e9");
