@@ -4,6 +4,7 @@
 
 #include <libapi/version.h>
 #include "app.h"
+#include "auth.h"
 #include "common.h"
 #include "log.h"
 #include "metrics.h"

@@ -1,0 +1,348 @@
+/*
+ * libapi/auth.h: the cryptographic core of authentication — JSON Web Tokens (RFC 7519) signed as
+ * JWS compact serializations (RFC 7515), key sets built from JWKS (RFC 7517), PEM or raw secrets,
+ * and bcrypt password hashing.
+ *
+ * Keys are pinned: every key in a key set carries the one algorithm it may be used with, fixed when
+ * the key is loaded. A token is verified only with a key whose algorithm equals the token's "alg",
+ * so an RSA public key can never be used as an HMAC secret, and "none" is never accepted.
+ *
+ * Verification (api_jwt_verify) is strict: exactly three base64url parts without padding, a JSON
+ * header and payload without duplicate keys, a known "alg", no "crit" extension, a signature of the
+ * exact length, then the registered claims: exp (required unless allowed otherwise), nbf, iat, iss,
+ * aud, sub. Each refusal carries a reason (api_jwt_error) that a bearer-token middleware turns into
+ * `WWW-Authenticate: Bearer error="invalid_token", error_description="..."` (RFC 6750).
+ *
+ * See docs/auth.md for the guide and the threat model.
+ */
+#ifndef LIBAPI_AUTH_H
+#define LIBAPI_AUTH_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include <libapi/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Algorithms ---- */
+
+/** The JWS algorithms libapi signs and verifies (RFC 7518 section 3, RFC 8037 for EdDSA). */
+typedef enum api_jwt_alg {
+  API_JWT_ALG_UNKNOWN = 0, /**< not an algorithm: "none" and every unknown name map here */
+  API_JWT_HS256,           /**< HMAC SHA-256; secret of at least 32 bytes */
+  API_JWT_HS384,           /**< HMAC SHA-384; secret of at least 48 bytes */
+  API_JWT_HS512,           /**< HMAC SHA-512; secret of at least 64 bytes */
+  API_JWT_RS256,           /**< RSASSA-PKCS1-v1_5 SHA-256; RSA key of 2048 to 8192 bits */
+  API_JWT_RS384,           /**< RSASSA-PKCS1-v1_5 SHA-384 */
+  API_JWT_RS512,           /**< RSASSA-PKCS1-v1_5 SHA-512 */
+  API_JWT_PS256,           /**< RSASSA-PSS SHA-256, MGF1 SHA-256, salt = hash length */
+  API_JWT_PS384,           /**< RSASSA-PSS SHA-384 */
+  API_JWT_PS512,           /**< RSASSA-PSS SHA-512 */
+  API_JWT_ES256,           /**< ECDSA P-256 SHA-256 */
+  API_JWT_ES384,           /**< ECDSA P-384 SHA-384 */
+  API_JWT_ES512,           /**< ECDSA P-521 SHA-512 */
+  API_JWT_EDDSA,           /**< EdDSA with Ed25519 */
+} api_jwt_alg;
+
+/** A bit for alg in api_jwt_verify_options.algorithms: API_JWT_ALG_BIT(API_JWT_ES256) | ... */
+#define API_JWT_ALG_BIT(alg) (1u << (unsigned)(alg))
+
+/** The JOSE name of alg ("HS256", "EdDSA"), or NULL for API_JWT_ALG_UNKNOWN and other values. */
+LIBAPI_EXTERN const char *api_jwt_alg_name(api_jwt_alg alg);
+
+/**
+ * The algorithm named name, compared exactly (JOSE names are case-sensitive).
+ * Returns API_JWT_ALG_UNKNOWN for NULL, "none" in any case, and every name not in api_jwt_alg.
+ */
+LIBAPI_EXTERN api_jwt_alg api_jwt_alg_from_name(const char *name);
+
+/* ---- Key sets ---- */
+
+/**
+ * An immutable set of keys, each pinned to one algorithm and optionally named by a "kid".
+ * Build one with the api_jwt_keyset_from_* functions (and api_jwt_keyset_merge to combine them),
+ * free it with api_jwt_keyset_free.
+ * Thread: immutable once built; any number of threads may verify and sign with it at once.
+ */
+typedef struct api_jwt_keyset api_jwt_keyset;
+
+/**
+ * Builds a key set from a JWK Set (`{"keys":[...]}`) or a single JWK object, in JSON.
+ *
+ * Each key becomes pinned to an algorithm: its "alg" member when present, which must fit the key
+ * ("RS256" on an "EC" key is refused), else the only algorithm its type allows ("EC" keys by curve:
+ * P-256 ES256, P-384 ES384, P-521 ES512; "OKP" Ed25519 EdDSA). "RSA" and "oct" keys must carry
+ * "alg". Keys with "use" other than "sig", or "key_ops" without "verify" or "sign", are skipped
+ * (they are for encryption). Refused, failing the whole set: duplicate JSON keys, unknown "kty" or
+ * "crv", bad base64url, coordinates of the wrong length, points not on the curve, RSA moduli under
+ * 2048 or over 8192 bits, "oct" secrets shorter than the hash output (32/48/64 bytes), and a set
+ * with no usable key. Private members (d, p, q, ...) are loaded too: such keys can sign.
+ *
+ * @param out   receives the key set
+ * @param json  the JSON text, len bytes (need not be NUL-terminated)
+ * @param len   its length
+ * @return 0; API_EINVAL with a message naming the key (api_last_error()); API_ENOMEM.
+ * Ownership: *out is the caller's; free it with api_jwt_keyset_free(). Thread: any.
+ */
+LIBAPI_EXTERN int api_jwt_keyset_from_jwks(api_jwt_keyset **out, const char *json, size_t len);
+
+/**
+ * Builds a key set of one key from PEM text: a private key (PKCS#8, or traditional RSA/EC), a
+ * public key (SubjectPublicKeyInfo or PKCS#1 RSA) or an X.509 certificate (its public key).
+ * Encrypted private keys are refused (no passphrase prompt). Only the first PEM block is read.
+ *
+ * @param out  receives the key set
+ * @param pem  the PEM text, len bytes
+ * @param len  its length
+ * @param alg  the algorithm to pin the key to. Required for RSA keys (RS256..PS512). Optional for
+ *             EC keys (deduced from the curve; if given it must match) and Ed25519 keys (EdDSA).
+ *             HS* is always refused: a PEM is never an HMAC secret.
+ * @param kid  the key's "kid", or NULL for none; copied
+ * @return 0; API_EINVAL (bad PEM, unsupported key type or curve, alg missing or not matching the
+ *         key, RSA under 2048 or over 8192 bits); API_ENOMEM.
+ * Ownership: *out is the caller's; free it with api_jwt_keyset_free(). Thread: any.
+ */
+LIBAPI_EXTERN int api_jwt_keyset_from_pem(api_jwt_keyset **out, const char *pem, size_t len,
+                                          const char *alg, const char *kid);
+
+/**
+ * Builds a key set of one HMAC key from a raw secret.
+ *
+ * @param out     receives the key set
+ * @param secret  the secret bytes (read them from a file or the environment, never from source)
+ * @param len     their length: at least 32 bytes for HS256, 48 for HS384, 64 for HS512
+ * @param alg     "HS256", "HS384" or "HS512"
+ * @param kid     the key's "kid", or NULL for none; copied
+ * @return 0; API_EINVAL (secret too short, alg not HS*); API_ENOMEM.
+ * Ownership: *out is the caller's; the secret is copied (and wiped when the set is freed).
+ * Thread: any.
+ */
+LIBAPI_EXTERN int api_jwt_keyset_from_secret(api_jwt_keyset **out, const void *secret, size_t len,
+                                             const char *alg, const char *kid);
+
+/**
+ * Builds a key set from a file, by its content: JSON (starts with '{') is a JWK Set or a JWK as in
+ * api_jwt_keyset_from_jwks; text containing "-----BEGIN " is PEM as in api_jwt_keyset_from_pem;
+ * anything else is a raw HMAC secret as in api_jwt_keyset_from_secret, less one trailing "\n" or
+ * "\r\n" (files written by `echo` or editors end with one). Files over 1 MiB are refused.
+ * This is what a `libapi jwt verify --key FILE` command calls.
+ *
+ * @param out   receives the key set
+ * @param path  the file
+ * @param alg   the algorithm for PEM and secret files (see those functions); ignored for JSON
+ * @param kid   the kid for PEM and secret files, or NULL; ignored for JSON
+ * @return 0; API_ESYS (cannot read the file); API_EINVAL; API_ENOMEM.
+ * Ownership: *out is the caller's; free it with api_jwt_keyset_free(). Thread: any (blocks on
+ * file I/O: call it at start-up or on the offload pool).
+ */
+LIBAPI_EXTERN int api_jwt_keyset_from_file(api_jwt_keyset **out, const char *path, const char *alg,
+                                           const char *kid);
+
+/**
+ * A new key set holding the keys of a and then those of b (neither is changed). Use it to combine
+ * sources, e.g. a JWKS of public keys and a PEM private key to sign with, or an old and a new
+ * secret during rotation.
+ * @return 0; API_EINVAL (a or b NULL); API_ENOMEM.
+ * Ownership: *out is the caller's; a and b stay the caller's. Keys are shared, not copied.
+ * Thread: any.
+ */
+LIBAPI_EXTERN int api_jwt_keyset_merge(api_jwt_keyset **out, const api_jwt_keyset *a,
+                                       const api_jwt_keyset *b);
+
+/** The number of keys in ks (0 for NULL). Thread: any. */
+LIBAPI_EXTERN size_t api_jwt_keyset_count(const api_jwt_keyset *ks);
+
+/**
+ * The public half of ks as a JWK Set, in compact JSON: asymmetric keys only (HMAC secrets and
+ * private members never appear), each with kty, its public members, alg, use "sig" and kid when it
+ * has one. This is the document to serve at /.well-known/jwks.json.
+ * @return 0; API_ENOMEM.
+ * Ownership: *out is the caller's; free it with api_auth_string_free(). Thread: any.
+ */
+LIBAPI_EXTERN int api_jwt_keyset_to_jwks(char **out, const api_jwt_keyset *ks);
+
+/** Frees ks. NULL is allowed. Thread: once no other thread uses ks. */
+LIBAPI_EXTERN void api_jwt_keyset_free(api_jwt_keyset *ks);
+
+/* ---- Verification ---- */
+
+/** Why a token was refused. The names (api_jwt_error_name) are stable. */
+typedef enum api_jwt_error {
+  API_JWT_OK = 0,          /**< the token is valid */
+  API_JWT_MALFORMED,       /**< not three base64url parts, bad JSON, duplicate keys, bad header */
+  API_JWT_TOO_LARGE,       /**< longer than max_token_size */
+  API_JWT_ALG_NOT_ALLOWED, /**< "none", an unknown alg, or one not in the allowed algorithms */
+  API_JWT_UNKNOWN_KID,     /**< the header names a kid no key in the set has */
+  API_JWT_NO_KEY,          /**< no key in the set is pinned to the token's algorithm */
+  API_JWT_BAD_SIGNATURE,   /**< the signature does not verify (or has the wrong length) */
+  API_JWT_BAD_TYP,         /**< the "typ" header is missing or not the required one */
+  API_JWT_UNKNOWN_CRIT,    /**< the header has a "crit" extension libapi does not understand */
+  API_JWT_EXPIRED,         /**< now >= exp + leeway */
+  API_JWT_NOT_YET_VALID,   /**< now + leeway < nbf, or iat is in the future */
+  API_JWT_BAD_ISSUER,      /**< iss missing or not the configured issuer */
+  API_JWT_BAD_AUDIENCE,    /**< aud missing or none of its values is a configured audience */
+  API_JWT_BAD_SUBJECT,     /**< sub missing or not the required subject */
+  API_JWT_MISSING_CLAIM,   /**< a required claim (or exp) is absent */
+  API_JWT_BAD_CLAIM,       /**< a registered claim has the wrong type (e.g. exp not a number) */
+  API_JWT_INTERNAL,        /**< out of memory or a crypto library failure, not the token's fault */
+} api_jwt_error;
+
+/** The stable short name of e, e.g. "expired", "bad_signature"; "unknown" outside the enum. */
+LIBAPI_EXTERN const char *api_jwt_error_name(api_jwt_error e);
+
+/**
+ * A short English description of e that is safe to send to the client, e.g. as the RFC 6750
+ * error_description ("The access token expired"). It reveals nothing about the key set.
+ */
+LIBAPI_EXTERN const char *api_jwt_error_description(api_jwt_error e);
+
+/** The default and the hard limit of api_jwt_verify_options.max_token_size. */
+#define API_JWT_DEFAULT_MAX_TOKEN_SIZE 8192
+#define API_JWT_MAX_TOKEN_SIZE_LIMIT (1024 * 1024)
+
+/**
+ * What api_jwt_verify checks beyond the signature. Build it with API_JWT_VERIFY_OPTIONS(...);
+ * every member left zero takes its default.
+ */
+typedef struct api_jwt_verify_options {
+  size_t size;         /**< sizeof(api_jwt_verify_options), set by API_JWT_VERIFY_OPTIONS */
+  unsigned algorithms; /**< API_JWT_ALG_BIT()s allowed; 0: every algorithm of the key set */
+  const char *issuer;  /**< iss must equal it exactly; NULL: iss is not checked */
+  const char *const *audiences; /**< NULL-terminated; aud (string or array) must contain one of
+                                     them; NULL: aud is not checked (set it: see docs/auth.md) */
+  const char *subject;          /**< sub must equal it exactly; NULL: not checked */
+  long long leeway;             /**< seconds of clock skew allowed for exp, nbf and iat (>= 0) */
+  long long now; /**< the current time in seconds since the epoch; 0: the system clock */
+  const char *const *required_claims; /**< NULL-terminated names that must be present */
+  const char *typ; /**< the "typ" header must be this ("JWT", "at+jwt"), compared case-insensitively
+                        and with an optional "application/" prefix; NULL: not checked */
+  size_t max_token_size; /**< longest token accepted; 0: API_JWT_DEFAULT_MAX_TOKEN_SIZE */
+  int allow_missing_exp; /**< non-zero: a token without exp is accepted (it never expires) */
+} api_jwt_verify_options;
+
+/** A pointer to verify options: API_JWT_VERIFY_OPTIONS(.issuer = "https://id", .audiences = a). */
+#define API_JWT_VERIFY_OPTIONS(...) \
+  (&(const api_jwt_verify_options){.size = sizeof(api_jwt_verify_options), __VA_ARGS__})
+
+/**
+ * The outcome of api_jwt_verify. Declare it zeroed (`api_jwt_result r = {0};`) and always pass it
+ * to api_jwt_result_free() afterwards, whatever api_jwt_verify returned.
+ */
+typedef struct api_jwt_result {
+  api_jwt_error error; /**< API_JWT_OK or why the token was refused */
+  char message[192];   /**< details for logs (may name claims and times; not for clients) */
+  json_t *header;      /**< the decoded header, once its JSON parsed; else NULL. Read-only: it
+                            may be shared with other results (a per-thread cache) */
+  json_t *claims;      /**< the claims, set only when the token is valid (error == API_JWT_OK) */
+  api_jwt_alg alg;     /**< the algorithm the token was verified with */
+  const char *kid;     /**< the header's kid, or NULL; points into header */
+} api_jwt_result;
+
+/**
+ * Verifies a JWS compact token and its claims against a key set.
+ *
+ * The checks, in order: size, structure and strict base64url, header JSON (an object without
+ * duplicate keys) with a string "alg" that is allowed and not "none", "typ" when options require
+ * it, no "crit", "kid" (a string when present) selecting keys pinned to the token's algorithm (keys
+ * without a kid are candidates for every token), the signature (HMAC compared in constant time,
+ * ECDSA as JOSE r||s of the exact length), the payload JSON (an object without duplicate keys),
+ * then exp, nbf, iat (numbers; with leeway), iss, aud, sub and the required claims.
+ *
+ * @param ks     the keys to verify with
+ * @param token  the token, len bytes (e.g. straight from the Authorization header)
+ * @param len    its length
+ * @param opts   the checks (API_JWT_VERIFY_OPTIONS(...)); NULL for all defaults
+ * @param res    receives the outcome; see api_jwt_result
+ * @return 0 when the token is valid (res->claims set); API_EUNAUTHORIZED when it is refused
+ *         (res->error and res->message say why); API_EINVAL for a NULL argument or bad options;
+ *         API_ENOMEM (res->error is API_JWT_INTERNAL: answer 503, not 401).
+ * Ownership: res->header and res->claims belong to res, freed by api_jwt_result_free(); take a
+ * reference with json_incref() to keep them longer.
+ * Thread: any; ks may be shared by all threads.
+ */
+LIBAPI_EXTERN int api_jwt_verify(const api_jwt_keyset *ks, const char *token, size_t len,
+                                 const api_jwt_verify_options *opts, api_jwt_result *res);
+
+/** Releases what res holds and zeroes it. NULL is allowed. */
+LIBAPI_EXTERN void api_jwt_result_free(api_jwt_result *res);
+
+/* ---- Signing ---- */
+
+/**
+ * Signs claims into a JWS compact token: header {"alg":...,"typ":"JWT","kid":...} plus extras.
+ *
+ * The key is chosen among the keys of ks that can sign (HMAC secrets and private keys): the one
+ * whose kid is kid if kid is given, else the only one pinned to alg if alg is given, else the only
+ * signing key in the set. If alg and kid are both given they must agree.
+ *
+ * @param out     receives the token (NUL-terminated)
+ * @param ks      the keys
+ * @param alg     the algorithm name, or NULL
+ * @param kid     the key id, or NULL; it goes into the header when the key has one
+ * @param claims  a JSON object, serialized compactly in its own key order
+ * @param header_extras  a JSON object of more header members (e.g. {"typ":"at+jwt"} replaces typ),
+ *                       or NULL. It cannot set "alg", "kid" or "crit" (API_EINVAL).
+ * @return 0; API_EINVAL (no such key, ambiguous choice, claims not an object); API_ENOMEM;
+ *         API_EINTERNAL (the crypto library failed).
+ * Ownership: *out is the caller's; free it with api_auth_string_free(). Thread: any.
+ */
+LIBAPI_EXTERN int api_jwt_sign(char **out, const api_jwt_keyset *ks, const char *alg,
+                               const char *kid, const json_t *claims, const json_t *header_extras);
+
+/** Frees a string returned by api_jwt_sign, api_jwt_keyset_to_jwks or api_password_hash (wiping
+ * it first). NULL is allowed. */
+LIBAPI_EXTERN void api_auth_string_free(char *s);
+
+/* ---- Passwords (bcrypt) ---- */
+
+/** The default bcrypt cost (2^12 rounds: about 250 ms on a 2020s server core). */
+#define API_PASSWORD_DEFAULT_COST 12
+/** The longest password bcrypt takes whole, in bytes; longer ones are refused, not truncated. */
+#define API_PASSWORD_MAX_LEN 72
+
+/**
+ * Hashes a password with bcrypt into a "$2b$<cost>$<salt><hash>" string (60 characters), with a
+ * 128-bit salt from the operating system's random generator.
+ *
+ * Blocks for about 100 ms or more (doubling with each cost step): never call it on a worker
+ * thread; run it on the offload pool (api_offload(), libapi/request.h).
+ *
+ * @param out       receives the hash string
+ * @param password  the password, NUL-terminated, at most API_PASSWORD_MAX_LEN bytes: bcrypt reads
+ *                  only 72 bytes, so longer ones are refused rather than silently truncated
+ * @param cost      log2 of the rounds, 4..31; 0 for API_PASSWORD_DEFAULT_COST
+ * @return 0; API_EINVAL (NULL, too long, cost out of range); API_ENOMEM; API_ESYS (no randomness
+ *         or hashing failed).
+ * Ownership: *out is the caller's; free it with api_auth_string_free(). Thread: any.
+ */
+LIBAPI_EXTERN int api_password_hash(char **out, const char *password, int cost);
+
+/**
+ * Checks a password against a bcrypt hash ("$2b$", "$2a$" or "$2y$"), comparing the whole
+ * recomputed string in constant time.
+ *
+ * Blocks like api_password_hash (at the hash's cost): run it on the offload pool. To not reveal
+ * which user names exist, verify against a dummy hash of the same cost when the user is unknown.
+ *
+ * @return 0 when the password matches; API_EUNAUTHORIZED when it does not (including passwords
+ *         over API_PASSWORD_MAX_LEN bytes); API_EINVAL when hash is not a well-formed bcrypt hash
+ *         (treat every non-zero value as "no"); API_ENOMEM.
+ * Thread: any.
+ */
+LIBAPI_EXTERN int api_password_verify(const char *password, const char *hash);
+
+/**
+ * Whether hash should be replaced by a fresh api_password_hash at cost (0 for the default) after
+ * the next successful login: its variant is not "$2b$" or its cost differs.
+ * @return 1 yes, 0 no, API_EINVAL when hash is not a well-formed bcrypt hash.
+ * Thread: any; does not block.
+ */
+LIBAPI_EXTERN int api_password_needs_rehash(const char *hash, int cost);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
