@@ -101,6 +101,11 @@ void api__req_init(api_req *req, struct api__conn *conn, struct api__worker *w, 
 /* Run cleanups, release the body, the JSON value and the arena. */
 void api__req_release(api_req *req);
 
+/* Append a header without checking or copying: name and value are known to be valid and outlive
+ * the response (middleware state, request memory). Returns 0 or API_ENOMEM. */
+int api__res_header_trusted(api_res *res, const char *name, uint32_t name_len, const char *value,
+                            uint32_t value_len);
+
 /* Reset the response to nothing set (before an error response replaces a half-built one). */
 void api__res_reset(api_res *res);
 /*

@@ -54,6 +54,18 @@ static int add_header(api_res *res, const char *name, const char *value, bool re
   return 0;
 }
 
+int api__res_header_trusted(api_res *res, const char *name, uint32_t name_len, const char *value,
+                            uint32_t value_len) {
+  api__out_header *h = api__arena_alloc(&req_of(res)->arena, sizeof(*h));
+  if (!h) return API_ENOMEM;
+  *h =
+      (api__out_header){.name = name, .value = value, .name_len = name_len, .value_len = value_len};
+  *res->tail = h;
+  res->tail = &h->next;
+  res->touched = true;
+  return 0;
+}
+
 int api_res_header(api_res *res, const char *name, const char *value) {
   return add_header(res, name, value, true);
 }

@@ -44,8 +44,9 @@ static int on_response(api_req *req, api_res *res, void *ud) {
   if (api_req_local(req, &in_flight_key)) api_series_sub(m->in_flight, 1);
   const char *route = api_req_route(req);
   const char *method = method_label(api_req_method(req));
-  char status[8];
-  snprintf(status, sizeof(status), "%d", api_res_get_status(res));
+  int code = api_res_get_status(res); /* 100..599: three digits */
+  char status[4] = {(char)('0' + code / 100), (char)('0' + code / 10 % 10), (char)('0' + code % 10),
+                    '\0'};
   api_counter_inc(m->requests, (const char *[]){method, route ? route : "unmatched", status});
   api_histogram_observe(m->duration, (const char *[]){method, route ? route : "unmatched"},
                         (double)api_req_elapsed_ns(req) / 1e9);

@@ -10,6 +10,7 @@
 
 typedef struct rid {
   char *header;
+  uint32_t header_len;
   size_t max_len;
   bool ignore_incoming;
   bool ignore_traceparent;
@@ -84,7 +85,13 @@ static int on_request(api_req *req, api_res *res, void *ud) {
   const char *in = api_req_header(req, "traceparent");
   if (!in || !parse_traceparent(in, t->trace, flags)) random_hex(t->trace, 16);
   random_hex(t->span, 8);
-  snprintf(t->parent, sizeof(t->parent), "00-%s-%s-%s", t->trace, t->span, flags);
+  char *p = t->parent; /* "00-<trace>-<span>-<flags>" */
+  memcpy(p, "00-", 3);
+  memcpy(p + 3, t->trace, 32);
+  p[35] = '-';
+  memcpy(p + 36, t->span, 16);
+  p[52] = '-';
+  memcpy(p + 53, flags, 3);
   req->trace_id = t->trace;
   req->span_id = t->span;
   req->traceparent = t->parent;
@@ -93,7 +100,8 @@ static int on_request(api_req *req, api_res *res, void *ud) {
 
 static int on_send(api_req *req, api_res *res, void *ud) {
   const rid *r = ud;
-  return api_res_header(res, r->header, api_req_id(req));
+  const char *id = api_req_id(req); /* sane or generated: a valid field value, in request memory */
+  return api__res_header_trusted(res, r->header, r->header_len, id, (uint32_t)strlen(id));
 }
 
 static void rid_free(void *p) {
@@ -116,6 +124,7 @@ int api_mw_request_id(api_app *app, const api_request_id_options *opts, api_midd
     return API_ENOMEM;
   }
   r->max_len = o.max_len;
+  r->header_len = (uint32_t)strlen(r->header);
   r->ignore_incoming = o.ignore_incoming;
   r->ignore_traceparent = o.ignore_traceparent;
   int rc = api_app_on_free(app, rid_free, r);

@@ -63,6 +63,17 @@ int api__conn_list(const api__conn *c) { return c->tlist; }
 bool api__conn_timeout_due(const api__conn *c, uint64_t now_ms) { return c->deadline <= now_ms; }
 
 void api__conn_peer(const api__conn *c, char *buf, size_t len) {
+  if (c->family == 4 && len >= 16) { /* the common case, without inet_ntop's sprintf */
+    char *p = buf;
+    for (int i = 0; i < 4; i++) {
+      unsigned v = c->addr[i];
+      if (v >= 100) *p++ = (char)('0' + v / 100);
+      if (v >= 10) *p++ = (char)('0' + v / 10 % 10);
+      *p++ = (char)('0' + v % 10);
+      *p++ = i < 3 ? '.' : '\0';
+    }
+    return;
+  }
   if (!inet_ntop(c->family == 6 ? AF_INET6 : AF_INET, c->addr, buf, (socklen_t)len) && len)
     buf[0] = '\0';
 }

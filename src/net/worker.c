@@ -239,7 +239,14 @@ void api__worker_post(api__worker *w, api_req *req) {
 char *api__worker_request_id(api__worker *w, api__arena *a) {
   char *id = api__arena_alloc(a, 32);
   unsigned long long n = atomic_fetch_add_explicit(&w->id_counter, 1, memory_order_relaxed) + 1;
-  if (id) snprintf(id, 32, "%s%08llx", w->id_prefix, n);
+  if (!id) return NULL;
+  /* "<12 hex prefix><counter as at least 8 hex digits>", without printf on the hot path. */
+  static const char digits[] = "0123456789abcdef";
+  memcpy(id, w->id_prefix, 12);
+  int len = 8;
+  while (len < 16 && (n >> (4 * len))) len++;
+  for (int i = 0; i < len; i++) id[12 + i] = digits[(n >> (4 * (len - 1 - i))) & 15];
+  id[12 + len] = '\0';
   return id;
 }
 
