@@ -32,7 +32,8 @@ typedef struct entry {
   uint64_t expires; /* from then on the entry is a fresh key and may go */
   api__rate_cell cell;
   uint8_t key_len;
-  bool digest; /* key holds the SHA-256 of a longer key */
+  uint8_t key_cap; /* bytes allocated for key, so an evicted entry can be reused */
+  bool digest;     /* key holds the SHA-256 of a longer key */
   unsigned char key[];
 } entry;
 
@@ -165,14 +166,17 @@ static void lru_push(shard *sh, entry *e) {
   if (!sh->oldest) sh->oldest = e;
 }
 
-static void drop(shard *sh, entry *e) {
+/* Take e out of the shard; the caller frees or reuses it. */
+static entry *unlink_entry(shard *sh, entry *e) {
   entry **p = &sh->buckets[e->hash & (sh->nbuckets - 1)];
   while (*p != e) p = &(*p)->hnext;
   *p = e->hnext;
   lru_unlink(sh, e);
   sh->count--;
-  api__free(e);
+  return e;
 }
+
+static void drop(shard *sh, entry *e) { api__free(unlink_entry(sh, e)); }
 
 /* Double the table (up to max): chains stay short as the shard fills. Failure keeps the old one,
  * which still works, with longer chains. */
@@ -227,13 +231,25 @@ static int mem_take(api_rate_store *base, const api_rate_take *t, api_rate_resul
     lru_unlink(sh, e);
     lru_push(sh, e);
   } else {
-    if (sh->count >= s->cap) drop(sh, sh->oldest); /* full: the least recently used goes */
-    e = api__malloc(sizeof(*e) + key_len);
-    if (!e) {
-      pthread_mutex_unlock(&sh->lock);
-      return API_ENOMEM;
+    /* full: the least recently used goes, and its memory serves the new key when it fits (a
+     * flood of new keys then allocates nothing) */
+    entry *old = sh->count >= s->cap ? unlink_entry(sh, sh->oldest) : NULL;
+    size_t cap = key_len;
+    if (old && old->key_cap >= key_len) {
+      e = old;
+      cap = old->key_cap;
+    } else {
+      api__free(old);
+      /* keys of one store tend to have one length: round up a little so reuse is likely */
+      cap = key_len < 48 ? 48 : key_len;
+      e = api__malloc(sizeof(*e) + cap);
+      if (!e) {
+        pthread_mutex_unlock(&sh->lock);
+        return API_ENOMEM;
+      }
     }
-    *e = (entry){.hash = h, .key_len = (uint8_t)key_len, .digest = is_digest};
+    *e = (entry){
+        .hash = h, .key_len = (uint8_t)key_len, .key_cap = (uint8_t)cap, .digest = is_digest};
     if (key_len) memcpy(e->key, key, key_len);
     entry **slot = &sh->buckets[h & (sh->nbuckets - 1)];
     e->hnext = *slot;

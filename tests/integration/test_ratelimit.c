@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "libapi/api.h"
+#include "support/client.h"
 
 static _Atomic unsigned long long now;
 static atomic_int handled;
@@ -593,4 +594,64 @@ Test(ratelimit, bad_options) {
   cr_assert_eq(api_mw_rate_limit(NULL, NULL, &mw), API_EINVAL);
   cr_assert_eq(api_mw_rate_limit(app, NULL, &mw), 0, "all defaults");
   api_app_free(app);
+}
+
+/* A real server with two workers and four client threads over loopback: the workers share the
+ * store, and exactly `limit` requests pass. */
+typedef struct client {
+  int port;
+  int ok, limited, other;
+} client;
+
+static void *client_run(void *arg) {
+  client *c = arg;
+  for (int i = 0; i < 60; i++) {
+    tc_response r;
+    if (tc_exchange(c->port, "GET /a HTTP/1.1\r\nHost: x\r\nX-API-Key: shared\r\n\r\n", &r)) {
+      c->other++;
+      continue;
+    }
+    if (r.status == 200)
+      c->ok++;
+    else if (r.status == 429 && tc_header(&r, "Retry-After"))
+      c->limited++;
+    else
+      c->other++;
+    tc_response_free(&r);
+  }
+  return NULL;
+}
+
+Test(ratelimit, workers_share_exact_counts_over_loopback, .timeout = 120) {
+  api_config cfg = tc_config(2);
+  api_app *app;
+  cr_assert_eq(api_app_new(&app, &cfg), 0);
+  cr_assert_eq(api_app_get(app, "/a", h_ok, NULL), 0);
+  api_middleware mw;
+  cr_assert_eq(api_mw_rate_limit(
+                   app,
+                   API_RATE_LIMIT_OPTIONS(.limit = 100, .window_ms = 1000000000,
+                                          .key_by = API_RATE_KEY_HEADER, .key_header = "X-API-Key"),
+                   &mw),
+               0);
+  cr_assert_eq(api_app_use(app, &mw), 0);
+  api_server *srv = tc_start(app);
+  cr_assert_not_null(srv);
+  client c[4];
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++) {
+    c[i] = (client){.port = api_server_port(srv)};
+    pthread_create(&th[i], NULL, client_run, &c[i]);
+  }
+  int ok = 0, limited = 0, other = 0;
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    ok += c[i].ok;
+    limited += c[i].limited;
+    other += c[i].other;
+  }
+  tc_stop(srv, app);
+  cr_assert_eq(other, 0);
+  cr_assert_eq(ok, 100, "%d passed", ok);
+  cr_assert_eq(limited, 140);
 }
