@@ -169,7 +169,7 @@ static int put(keybuf *k, char tag, const void *data, size_t len) {
 
 static int put_addr(keybuf *k, const limiter *lim, const char *addr) {
   int family;
-  unsigned char a[16];
+  unsigned char a[17]; /* the address and its prefix length */
   if (!parse_addr(addr, &family, a)) return put(k, 'S', addr ? addr : "", addr ? strlen(addr) : 0);
   unsigned prefix = family == AF_INET ? lim->ipv4_prefix : lim->ipv6_prefix;
   size_t n = family == AF_INET ? 4 : 16;
