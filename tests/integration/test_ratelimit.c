@@ -12,6 +12,7 @@
 
 #include "libapi/api.h"
 #include "support/client.h"
+#include "util/alloc.h"
 
 static _Atomic unsigned long long now;
 static atomic_int handled;
@@ -654,4 +655,59 @@ Test(ratelimit, workers_share_exact_counts_over_loopback, .timeout = 120) {
   cr_assert_eq(other, 0);
   cr_assert_eq(ok, 100, "%d passed", ok);
   cr_assert_eq(limited, 140);
+}
+
+/* Every allocation in turn fails once, with a new API key each time (so the store allocates too):
+ * the answer is 200 (a store that cannot allocate lets the request in, without fields) or 503, or
+ * the connection closes; never a crash or a leak, and limiting works again afterwards. */
+Test(ratelimit, allocation_failure_in_turn, .timeout = 120) {
+  api_config cfg = tc_config(1);
+  api_app *app;
+  cr_assert_eq(api_app_new(&app, &cfg), 0);
+  cr_assert_eq(api_app_get(app, "/a", h_ok, NULL), 0);
+  api_middleware mw;
+  cr_assert_eq(
+      api_mw_rate_limit(app,
+                        API_RATE_LIMIT_OPTIONS(.limit = 1, .window_ms = 1000000000,
+                                               .key_by = API_RATE_KEY_HEADER | API_RATE_KEY_ROUTE,
+                                               .key_header = "X-API-Key"),
+                        &mw),
+      0);
+  cr_assert_eq(api_app_use(app, &mw), 0);
+  api_server *srv = tc_start(app);
+  cr_assert_not_null(srv);
+  int port = api_server_port(srv), ok = 0, uncounted = 0;
+  char req[128];
+  for (long n = 0; n < 120; n++) {
+    tc_conn *c = tc_connect(port);
+    cr_assert_not_null(c);
+    tc_response warm;
+    cr_assert_eq(tc_send_str(c, "GET /warm HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    cr_assert_eq(tc_read(c, &warm, false), 0);
+    tc_response_free(&warm);
+    snprintf(req, sizeof(req), "GET /a HTTP/1.1\r\nHost: x\r\nX-API-Key: k%ld\r\n\r\n", n);
+    api__alloc_fail_nth(n);
+    tc_send_str(c, req);
+    tc_response r;
+    if (tc_read(c, &r, false) == 0) {
+      cr_assert(r.status == 200 || r.status == 503, "status %d after failure %ld", r.status, n);
+      ok += r.status == 200;
+      uncounted += r.status == 200 && !tc_header(&r, "RateLimit-Remaining");
+      tc_response_free(&r);
+    }
+    api__alloc_fail_nth(-1);
+    tc_close(c);
+  }
+  cr_assert_gt(ok, 50);
+  /* the store's allocation failed: let in (fail open), without fields */
+  cr_assert_gt(uncounted, 0, "some failures reach the store's allocations");
+  cr_assert_lt(uncounted, 10);
+  tc_response r;
+  cr_assert_eq(tc_exchange(port, "GET /a HTTP/1.1\r\nHost: x\r\nX-API-Key: z\r\n\r\n", &r), 0);
+  cr_assert_eq(r.status, 200);
+  tc_response_free(&r);
+  cr_assert_eq(tc_exchange(port, "GET /a HTTP/1.1\r\nHost: x\r\nX-API-Key: z\r\n\r\n", &r), 0);
+  cr_assert_eq(r.status, 429);
+  tc_response_free(&r);
+  tc_stop(srv, app);
 }
