@@ -109,7 +109,7 @@ LIBAPI_EXTERN int api_res_header_remove(api_res *res, const char *name);
  * 429 with the standard JSON error body and Retry-After once a key is over its limit. Every
  * response that went through the limiter carries RateLimit-Limit, RateLimit-Remaining,
  * RateLimit-Reset and RateLimit-Policy, the fields of draft-ietf-httpapi-ratelimit-headers-06
- * (later drafts merge them into one RateLimit field; these names are what clients parse today).
+ * (later revisions merge them into one structured RateLimit field).
  *
  * The store is an interface (api_rate_store) so that a shared one (Redis) can replace the
  * in-memory default, which is sharded, locked per shard and bounded in memory.
@@ -127,7 +127,10 @@ typedef enum api_rate_algo {
   API_RATE_SLIDING_WINDOW = 1,
 } api_rate_algo;
 
-/** What a store counts against. Filled by the limiter from its options. */
+/**
+ * What a store counts against. Filled by the limiter from its options: limit, window_ms and burst
+ * are 1..1e9 (the in-memory store answers API_EINVAL to others).
+ */
 typedef struct api_rate_params {
   api_rate_algo algorithm;
   unsigned long long limit;     /**< tokens refilled (bucket) or requests allowed (window) ... */
