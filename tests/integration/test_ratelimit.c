@@ -711,3 +711,20 @@ Test(ratelimit, allocation_failure_in_turn, .timeout = 120) {
   tc_response_free(&r);
   tc_stop(srv, app);
 }
+
+Test(ratelimit, constructor_allocation_failure) {
+  for (long n = 0; n < 30; n++) {
+    api_app *app;
+    cr_assert_eq(api_app_new(&app, NULL), 0);
+    api_middleware mw;
+    api__alloc_fail_nth(n);
+    int rc = api_mw_rate_limit(
+        app,
+        API_RATE_LIMIT_OPTIONS(.key_by = API_RATE_KEY_HEADER, .key_header = "X-API-Key",
+                               .allow = (const char *[]){"::1", NULL}),
+        &mw);
+    api__alloc_fail_nth(-1);
+    cr_assert(rc == 0 || rc == API_ENOMEM, "failure %ld: %d", n, rc);
+    api_app_free(app); /* frees the state when it was built; nothing leaks either way (ASan) */
+  }
+}
