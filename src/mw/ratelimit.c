@@ -285,21 +285,18 @@ static int send_hook(api_req *req, api_res *res, void *user_data) {
   const char *other = api_res_get_header(res, "RateLimit-Remaining");
   if (other && r->allowed && api_res_get_header(res, "Retry-After")) return API_NEXT;
   if (other && r->allowed && strtoull(other, NULL, 10) <= r->remaining) return API_NEXT;
-  char v[24];
-  int rc = 0;
-  snprintf(v, sizeof(v), "%llu", r->limit);
-  rc |= api_res_header(res, "RateLimit-Limit", v);
-  snprintf(v, sizeof(v), "%llu", r->remaining);
-  rc |= api_res_header(res, "RateLimit-Remaining", v);
-  snprintf(v, sizeof(v), "%llu", seconds_up(r->reset_ms));
-  rc |= api_res_header(res, "RateLimit-Reset", v);
-  rc |= api_res_header(res, "RateLimit-Policy", lim->policy);
-  if (!r->allowed) {
-    unsigned long long s = seconds_up(r->retry_after_ms);
-    snprintf(v, sizeof(v), "%llu", s ? s : 1);
-    rc |= api_res_header(res, "Retry-After", v);
-  }
-  return rc ? API_ENOMEM : API_NEXT;
+  char lim_s[24], rem_s[24], reset_s[24], retry_s[24];
+  snprintf(lim_s, sizeof(lim_s), "%llu", r->limit);
+  snprintf(rem_s, sizeof(rem_s), "%llu", r->remaining);
+  snprintf(reset_s, sizeof(reset_s), "%llu", seconds_up(r->reset_ms));
+  unsigned long long retry = seconds_up(r->retry_after_ms);
+  snprintf(retry_s, sizeof(retry_s), "%llu", retry ? retry : 1);
+  int rc = api_res_header(res, "RateLimit-Limit", lim_s);
+  if (!rc) rc = api_res_header(res, "RateLimit-Remaining", rem_s);
+  if (!rc) rc = api_res_header(res, "RateLimit-Reset", reset_s);
+  if (!rc) rc = api_res_header(res, "RateLimit-Policy", lim->policy);
+  if (!rc && !r->allowed) rc = api_res_header(res, "Retry-After", retry_s);
+  return rc;
 }
 
 /* ---- construction ---- */
