@@ -458,6 +458,7 @@ LIBAPI_EXTERN int api_mw_etag(api_app *app, const api_conditional_options *opts,
 LIBAPI_EXTERN int api_req_preconditions(api_req *req, api_res *res, const char *etag,
                                         time_t last_modified);
 
+/*
  * ---- Rate limiting (src/mw/ratelimit.c, src/mw/ratelimit_mem.c) ----
  *
  * api_mw_rate_limit() builds a middleware that counts requests per key (the client address, an

@@ -15,7 +15,6 @@
 
 #include "core/error_internal.h"
 #include "http/chars.h"
-#include "http/message.h"
 #include "libapi/request.h"
 #include "libapi/response.h"
 #include "mw/ratelimit_internal.h"
@@ -65,15 +64,8 @@ typedef struct record {
   api_rate_result result;
 } record;
 
-/* The per-request record is found again through the request's cleanup list: this function only
- * marks the entry (there is nothing to free, the record is arena memory). */
-static void record_mark(void *user_data) { (void)user_data; }
-
-static record *find_record(api_req *req, const limiter *lim) {
-  for (api__cleanup *c = req->cleanups; c; c = c->next)
-    if (c->fn == record_mark && ((record *)c->user_data)->lim == lim) return c->user_data;
-  return NULL;
-}
+/* The per-request record is kept as a request local under the limiter's address. */
+static record *find_record(api_req *req, const limiter *lim) { return api_req_local(req, lim); }
 
 static unsigned long long monotonic_ms(void *user_data) {
   (void)user_data;
@@ -259,7 +251,7 @@ static int limit_hook(api_req *req, api_res *res, void *user_data) {
   record *rec = api_req_alloc(req, sizeof(*rec));
   if (!rec) return API_ENOMEM;
   *rec = (record){.lim = lim, .req = req};
-  if (api_req_on_free(req, record_mark, rec) != 0) return API_ENOMEM;
+  if (api_req_set_local(req, lim, rec) != 0) return API_ENOMEM;
   api_rate_take t = {.size = sizeof(t),
                      .key = k.b,
                      .key_len = k.len,
