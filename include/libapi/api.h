@@ -8,6 +8,7 @@
 #include "request.h"
 #include "response.h"
 #include "router.h"
+#include "schema.h"
 #include "server.h"
 
 #endif

@@ -1,0 +1,152 @@
+/* "pattern" and "patternProperties": ECMA-262 regular expressions run by PCRE2.
+ *
+ * The pattern is translated where PCRE2 and ECMA-262 disagree: \s and \S use ECMA's whitespace set
+ * (which includes U+00A0, U+FEFF and the Unicode space separators) and "[^]" matches any
+ * character. PCRE2 is not in UCP mode, so \d, \w and \b stay ASCII, as in ECMA-262. "$" only
+ * matches at the very end (PCRE2_DOLLAR_ENDONLY) and \u{hhhh}/\uhhhh escapes are understood
+ * (PCRE2_ALT_BSUX, PCRE2_EXTRA_ALT_BSUX). Matching is an unanchored search, JIT-compiled when
+ * possible, under the schema's match limit. The match data is per thread, since compiled schemas
+ * are shared. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "schema/schema_internal.h"
+#include "util/alloc.h"
+
+#define ECMA_SPACES    \
+  "\\t\\n\\x0b\\f\\r " \
+  "\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}"
+
+static bool buf_add(char **b, size_t *len, size_t *cap, const char *s, size_t n) {
+  if (*len + n + 1 > *cap) {
+    size_t c = *cap ? *cap * 2 : 64;
+    while (c < *len + n + 1) c *= 2;
+    char *p = api__realloc(*b, c);
+    if (!p) return false;
+    *b = p;
+    *cap = c;
+  }
+  memcpy(*b + *len, s, n);
+  *len += n;
+  (*b)[*len] = 0;
+  return true;
+}
+
+/* Rewrite src into PCRE2 syntax; NULL when out of memory. */
+static char *translate(const char *src, size_t len) {
+  char *b = NULL;
+  size_t n = 0, cap = 0;
+  bool in_class = false, ok = buf_add(&b, &n, &cap, "", 0);
+  for (size_t i = 0; i < len && ok; i++) {
+    char ch = src[i];
+    if (ch == '\\' && i + 1 < len) {
+      char e = src[i + 1];
+      if (e == 's' || e == 'S') {
+        if (in_class && e == 's')
+          ok = buf_add(&b, &n, &cap, ECMA_SPACES, strlen(ECMA_SPACES));
+        else if (!in_class)
+          ok = buf_add(&b, &n, &cap, e == 's' ? "[" ECMA_SPACES "]" : "[^" ECMA_SPACES "]",
+                       strlen(ECMA_SPACES) + (e == 's' ? 2 : 3));
+        else
+          ok = buf_add(&b, &n, &cap, src + i, 2);
+      } else {
+        ok = buf_add(&b, &n, &cap, src + i, 2);
+      }
+      i++;
+      continue;
+    }
+    if (!in_class && ch == '[') {
+      if (i + 2 < len && src[i + 1] == '^' && src[i + 2] == ']') {
+        ok = buf_add(&b, &n, &cap, "[\\s\\S]", 6);
+        i += 2;
+        continue;
+      }
+      if (i + 1 < len && src[i + 1] == ']') {
+        ok = buf_add(&b, &n, &cap, "(?!)", 4);
+        i += 1;
+        continue;
+      }
+      in_class = true;
+      ok = buf_add(&b, &n, &cap, "[", 1);
+      /* A ']' right after '[' or '[^' closes the class in ECMA-262 but not in PCRE2: handled
+       * above for the empty classes; otherwise copy '^' as is. */
+      continue;
+    }
+    if (in_class && ch == ']') in_class = false;
+    ok = buf_add(&b, &n, &cap, &ch, 1);
+  }
+  if (!ok) {
+    api__free(b);
+    return NULL;
+  }
+  return b;
+}
+
+int api__regex_compile(sch_regex *re, const char *src, size_t len, char *err, size_t errlen) {
+  memset(re, 0, sizeof(*re));
+  char *pat = translate(src, len);
+  if (!pat) return API_ENOMEM;
+  pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+  if (!cc) {
+    api__free(pat);
+    return API_ENOMEM;
+  }
+  pcre2_set_compile_extra_options(cc, PCRE2_EXTRA_ALT_BSUX);
+  int ec;
+  PCRE2_SIZE off;
+  re->code = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+                           PCRE2_UTF | PCRE2_ALT_BSUX | PCRE2_DOLLAR_ENDONLY, &ec, &off, cc);
+  pcre2_compile_context_free(cc);
+  api__free(pat);
+  if (!re->code) {
+    char msg[120];
+    pcre2_get_error_message(ec, (PCRE2_UCHAR *)msg, sizeof msg);
+    snprintf(err, errlen, "invalid regular expression: %s", msg);
+    return API_EINVAL;
+  }
+  pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE); /* optional: falls back to the interpreter */
+  re->source = api__malloc(len + 1);
+  if (!re->source) {
+    pcre2_code_free(re->code);
+    re->code = NULL;
+    return API_ENOMEM;
+  }
+  memcpy(re->source, src, len);
+  re->source[len] = 0;
+  return 0;
+}
+
+void api__regex_free(sch_regex *re) {
+  if (re->code) pcre2_code_free(re->code);
+  api__free(re->source);
+  re->code = NULL;
+  re->source = NULL;
+}
+
+static pthread_key_t md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static _Thread_local pcre2_match_data *tl_md;
+
+static void md_destroy(void *p) { pcre2_match_data_free(p); }
+static void md_init(void) { pthread_key_create(&md_key, md_destroy); }
+
+int api__regex_search(const sch_regex *re, const pcre2_match_context *mctx, const char *s,
+                      size_t len) {
+  if (!tl_md) {
+    pthread_once(&md_once, md_init);
+    tl_md = pcre2_match_data_create(1, NULL);
+    if (!tl_md) return -2;
+    pthread_setspecific(md_key, tl_md);
+  }
+  /* No PCRE2_NO_UTF_CHECK: strings made with json_stringn_nocheck() may be invalid UTF-8. */
+  int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, tl_md, (pcre2_match_context *)mctx);
+  if (rc >= 0) return 1;
+  if (rc == PCRE2_ERROR_NOMATCH) return 0;
+  if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT ||
+      rc == PCRE2_ERROR_JIT_STACKLIMIT)
+    return -1;
+  if (rc == PCRE2_ERROR_NOMEMORY) return -2;
+  if (rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21) return -3;
+  return -1;
+}
