@@ -18,6 +18,51 @@
   "\\t\\n\\x0b\\f\\r " \
   "\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}"
 
+/* ECMA-262 long General_Category names that PCRE2 10.42 only knows by their short names. */
+static const char *const GC_NAMES[][2] = {
+    {"Letter", "L"},
+    {"Cased_Letter", "L&"},
+    {"Uppercase_Letter", "Lu"},
+    {"Lowercase_Letter", "Ll"},
+    {"Titlecase_Letter", "Lt"},
+    {"Modifier_Letter", "Lm"},
+    {"Other_Letter", "Lo"},
+    {"Mark", "M"},
+    {"Nonspacing_Mark", "Mn"},
+    {"Spacing_Mark", "Mc"},
+    {"Enclosing_Mark", "Me"},
+    {"Number", "N"},
+    {"Decimal_Number", "Nd"},
+    {"digit", "Nd"},
+    {"Letter_Number", "Nl"},
+    {"Other_Number", "No"},
+    {"Punctuation", "P"},
+    {"punct", "P"},
+    {"Connector_Punctuation", "Pc"},
+    {"Dash_Punctuation", "Pd"},
+    {"Open_Punctuation", "Ps"},
+    {"Close_Punctuation", "Pe"},
+    {"Initial_Punctuation", "Pi"},
+    {"Final_Punctuation", "Pf"},
+    {"Other_Punctuation", "Po"},
+    {"Symbol", "S"},
+    {"Math_Symbol", "Sm"},
+    {"Currency_Symbol", "Sc"},
+    {"Modifier_Symbol", "Sk"},
+    {"Other_Symbol", "So"},
+    {"Separator", "Z"},
+    {"Space_Separator", "Zs"},
+    {"Line_Separator", "Zl"},
+    {"Paragraph_Separator", "Zp"},
+    {"Other", "C"},
+    {"Control", "Cc"},
+    {"cntrl", "Cc"},
+    {"Format", "Cf"},
+    {"Surrogate", "Cs"},
+    {"Private_Use", "Co"},
+    {"Unassigned", "Cn"},
+};
+
 static bool buf_add(char **b, size_t *len, size_t *cap, const char *s, size_t n) {
   if (*len + n + 1 > *cap) {
     size_t c = *cap ? *cap * 2 : 64;
@@ -50,6 +95,31 @@ static char *translate(const char *src, size_t len) {
                        strlen(ECMA_SPACES) + (e == 's' ? 2 : 3));
         else
           ok = buf_add(&b, &n, &cap, src + i, 2);
+      } else if ((e == 'p' || e == 'P') && i + 2 < len && src[i + 2] == '{') {
+        /* \p{Name}, \p{gc=Name}, \p{Script=Name}: PCRE2 wants \p{Name} with short GC names */
+        const char *close = memchr(src + i + 3, '}', len - i - 3);
+        if (!close) {
+          ok = buf_add(&b, &n, &cap, src + i, 2);
+          i++;
+          continue;
+        }
+        const char *name = src + i + 3;
+        size_t nlen = (size_t)(close - name);
+        const char *eq = memchr(name, '=', nlen);
+        if (eq) {
+          nlen -= (size_t)(eq + 1 - name);
+          name = eq + 1;
+        }
+        for (size_t k = 0; k < sizeof GC_NAMES / sizeof GC_NAMES[0]; k++)
+          if (strlen(GC_NAMES[k][0]) == nlen && !memcmp(GC_NAMES[k][0], name, nlen)) {
+            name = GC_NAMES[k][1];
+            nlen = strlen(name);
+            break;
+          }
+        ok = buf_add(&b, &n, &cap, src + i, 3) && buf_add(&b, &n, &cap, name, nlen) &&
+             buf_add(&b, &n, &cap, "}", 1);
+        i = (size_t)(close - src);
+        continue;
       } else {
         ok = buf_add(&b, &n, &cap, src + i, 2);
       }

@@ -22,6 +22,14 @@ static const struct {
 } expected_failures[] = {
     {"dynamicRef.json", "$ref to $dynamicRef finds detached $dynamicAnchor", NULL,
      "needs the remote document http://localhost:1234/draft2020-12/detached-dynamicref.json"},
+    {"dynamicRef.json", "strict-tree schema, guards against misspelled properties", NULL,
+     "needs the remote document http://localhost:1234/draft2020-12/tree.json"},
+    {"dynamicRef.json", "tests for implementation dynamic anchor and reference link", NULL,
+     "needs the remote document http://localhost:1234/draft2020-12/extendible-dynamic-ref.json"},
+    {"dynamicRef.json", "$ref and $dynamicAnchor are independent of order - $defs first", NULL,
+     "needs the remote document http://localhost:1234/draft2020-12/extendible-dynamic-ref.json"},
+    {"dynamicRef.json", "$ref and $dynamicAnchor are independent of order - $ref first", NULL,
+     "needs the remote document http://localhost:1234/draft2020-12/extendible-dynamic-ref.json"},
     {NULL, NULL, NULL, NULL},
 };
 
