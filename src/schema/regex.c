@@ -14,9 +14,8 @@
 #include "schema/schema_internal.h"
 #include "util/alloc.h"
 
-#define ECMA_SPACES    \
-  "\\t\\n\\x0b\\f\\r " \
-  "\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}"
+#define ECMA_SPACES \
+  "\\t\\n\\x0b\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
 
 /* ECMA-262 long General_Category names that PCRE2 10.42 only knows by their short names. */
 static const char *const GC_NAMES[][2] = {
