@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/error_internal.h"
+#include "schema/json_parse.h"
 #include "schema/schema_internal.h"
 
 #define FIRST_CHUNK (64 * 1024)
@@ -111,14 +112,14 @@ int api_schema_validate_text(const api_schema *schema, const char *json_text, si
   tl_arena *a = &arena;
   if (a->active) return api__fail(API_ESTATE, "api_schema_validate_text: re-entered");
   if (!a->first) pthread_setspecific(arena_key, a);
-  json_error_t jerr;
+  size_t off = 0;
+  const char *msg = NULL;
   a->active = 1;
-  json_t *doc = json_loadb(json_text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+  json_t *doc = api__json_parse(json_text, len, &off, &msg);
   a->active = 0;
   int rc;
   if (!doc) {
-    rc = api__fail(API_EBADJSON, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
-                   jerr.text);
+    rc = api__fail(API_EBADJSON, "invalid JSON at byte %zu: %s", off, msg);
     if (res && res->size >= sizeof(size_t)) api_schema_result_free(res);
   } else {
     rc = api_schema_validate(schema, doc, res);
