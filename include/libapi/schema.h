@@ -94,17 +94,23 @@ LIBAPI_EXTERN void api_schema_free(api_schema *schema);
  */
 LIBAPI_EXTERN json_t *api_schema_json(const api_schema *schema);
 
-/** One violation found in an instance. All members are owned by the result. */
+/**
+ * One violation found in an instance. Ownership: everything is owned by the result and valid
+ * until the result is freed or reused; params may be shared with the compiled schema and with
+ * other results (its reference count is thread-safe): treat it as read-only, json_deep_copy() it
+ * to modify it.
+ */
 typedef struct api_schema_error {
-  char *path;          /**< JSON Pointer of the instance location, "" for the root */
-  const char *keyword; /**< the failing keyword, e.g. "maximum" (static string) */
-  char *message;       /**< English message, e.g. "must be <= 150" */
+  const char *path;    /**< JSON Pointer of the instance location, "" for the root */
+  const char *keyword; /**< the failing keyword, e.g. "maximum" */
+  const char *message; /**< English message, e.g. "must be <= 150" */
   json_t *params;      /**< keyword arguments, e.g. {"limit":150}; never NULL */
 } api_schema_error;
 
 /**
  * The outcome of a validation. Build with API_SCHEMA_RESULT_INIT (or zero it and set size);
- * max_errors 0 means 100. Release with api_schema_result_free(); a result may be reused.
+ * max_errors 0 means 100. Reusing a result for many validations reuses its memory; release it
+ * with api_schema_result_free().
  */
 typedef struct api_schema_result {
   size_t size;              /**< sizeof(api_schema_result) */
@@ -112,6 +118,7 @@ typedef struct api_schema_result {
   size_t count;             /**< out: number of errors in errors[] */
   int truncated;            /**< out: 1 if more errors existed than max_errors */
   api_schema_error *errors; /**< out: the errors, in the order found */
+  void *internal_;          /**< private storage; leave it alone */
 } api_schema_result;
 
 #define API_SCHEMA_RESULT_INIT \
@@ -125,8 +132,8 @@ typedef struct api_schema_result {
  *                  that stops at the first violation and records nothing
  * Returns 0 when valid, API_EVALIDATION when invalid, API_ENOMEM (res then holds what was
  * collected), API_EINVAL for NULL arguments.
- * Ownership: res's contents are replaced (previous ones freed). Thread: any, concurrently on the
- * same schema.
+ * Ownership: res's previous contents are released (its memory is kept for reuse).
+ * Thread: any, concurrently on the same schema (each thread with its own result).
  */
 LIBAPI_EXTERN int api_schema_validate(const api_schema *schema, const json_t *instance,
                                       api_schema_result *res);
@@ -143,7 +150,8 @@ LIBAPI_EXTERN int api_schema_validate(const api_schema *schema, const json_t *in
 LIBAPI_EXTERN int api_schema_validate_text(const api_schema *schema, const char *json_text,
                                            size_t len, api_schema_result *res);
 
-/** Free what a result holds and zero its outputs (size and max_errors are kept). NULL-safe. */
+/** Free what a result holds, its reusable memory included, and zero its outputs (size and
+ * max_errors are kept). NULL-safe. */
 LIBAPI_EXTERN void api_schema_result_free(api_schema_result *res);
 
 /**

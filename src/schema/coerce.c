@@ -85,11 +85,10 @@ static json_t *coerce_one(unsigned t, const char *v, bool *bad) {
   return NULL;
 }
 
-static int type_fail(api_schema_result *res, const char *path, unsigned t, const char *value) {
+static int type_fail(api_schema_result *res, const char *path, unsigned t, const char *value,
+                     const char *message) {
   if (!res) return API_EVALIDATION;
-  api_schema_result_free(res);
-  res->errors = api__calloc(1, sizeof(api_schema_error));
-  if (!res->errors) return API_ENOMEM;
+  api__result_reset(res);
   static const char *const names[] = {"null",   "boolean", "object", "array",
                                       "number", "string",  "integer"};
   json_t *types = json_array();
@@ -100,20 +99,21 @@ static int type_fail(api_schema_result *res, const char *path, unsigned t, const
       json_array_append_new(types, json_string(names[i]));
       at += (size_t)snprintf(msg + at, sizeof msg - at, "%s%s", at > 8 ? " or " : "", names[i]);
     }
-  api_schema_error *e = &res->errors[0];
-  e->keyword = "type";
-  e->path = api__strdup(path ? path : "");
-  e->message = api__strdup(msg);
-  e->params = types ? json_pack("{soss}", "type", types, "value", value) : NULL;
-  if (!e->path || !e->message || !e->params) {
-    api__free(e->path);
-    api__free(e->message);
-    json_decref(e->params);
-    api__free(res->errors);
-    res->errors = NULL;
-    return API_ENOMEM;
+  json_t *params = json_object();
+  size_t vlen = strlen(value) > 200 ? 200 : strlen(value);
+  while (vlen > 0 && (value[vlen] & 0xc0) == 0x80) vlen--; /* cut at a character boundary */
+  json_t *jv = json_stringn(value, vlen);
+  if (!jv) jv = json_string("(invalid UTF-8)");
+  if (params && (!types || json_object_set_new_nocheck(params, "type", types) ||
+                 json_object_set_new_nocheck(params, "value", jv))) {
+    json_decref(params);
+    params = NULL;
+  } else if (!params) {
+    json_decref(types);
+    json_decref(jv);
   }
-  res->count = 1;
+  if (api__result_add(res, path ? path : "", "type", message ? message : msg, params))
+    return API_ENOMEM;
   return API_EVALIDATION;
 }
 
@@ -122,7 +122,7 @@ int api_schema_coerce(const api_schema *schema, const char *path, const char *co
   if (!out) return api__fail(API_EINVAL, "api_schema_coerce: out is NULL");
   *out = NULL;
   if (!schema || (n && !values)) return api__fail(API_EINVAL, "api_schema_coerce: NULL argument");
-  if (res) api_schema_result_free(res);
+  if (res) api__result_reset(res);
   if (n == 0) return 0;
   unsigned t = types_of(schema, 0);
   bool bad;
@@ -140,7 +140,7 @@ int api_schema_coerce(const api_schema *schema, const char *path, const char *co
         json_decref(arr);
         char p[512];
         snprintf(p, sizeof p, "%s/%zu", path ? path : "", i);
-        return type_fail(res, p, it, values[i]);
+        return type_fail(res, p, it, values[i], NULL);
       }
       if (!v || json_array_append_new(arr, v)) {
         json_decref(arr);
@@ -151,20 +151,9 @@ int api_schema_coerce(const api_schema *schema, const char *path, const char *co
     return 0;
   }
   if (!values[0]) return api__fail(API_EINVAL, "api_schema_coerce: NULL value");
-  if (n > 1) {
-    int rc = type_fail(res, path, t ? t : SCH_STRING, values[0]);
-    if (rc == API_EVALIDATION && res) {
-      api__free(res->errors[0].message);
-      res->errors[0].message = api__strdup("must be a single value");
-      if (!res->errors[0].message) {
-        api_schema_result_free(res);
-        return API_ENOMEM;
-      }
-    }
-    return rc;
-  }
+  if (n > 1) return type_fail(res, path, t ? t : SCH_STRING, values[0], "must be a single value");
   json_t *v = coerce_one(t, values[0], &bad);
-  if (bad) return type_fail(res, path, t, values[0]);
+  if (bad) return type_fail(res, path, t, values[0], NULL);
   if (!v) return api__fail(API_ENOMEM, "coerce: out of memory");
   *out = v;
   return 0;

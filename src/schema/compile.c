@@ -776,6 +776,118 @@ static int compile_keywords(cctx *c, api_schema *n, json_t *s, sch_resource *res
   return c->err;
 }
 
+/* Error params and messages that depend only on the schema, so that reporting an error costs no
+ * formatting. */
+static int prepare_errors(cctx *c, api_schema *n) {
+  char num[48], msg[300];
+  static const struct {
+    uint32_t bit;
+    int kwi;
+    const char *comparison, *fmt;
+  } limits[] = {{KW_MINIMUM, KWI_MINIMUM, ">=", "must be >= %s"},
+                {KW_MAXIMUM, KWI_MAXIMUM, "<=", "must be <= %s"},
+                {KW_XMINIMUM, KWI_XMINIMUM, ">", "must be > %s"},
+                {KW_XMAXIMUM, KWI_XMAXIMUM, "<", "must be < %s"}};
+  json_t *const limit_json[] = {n->minimum_json, n->maximum_json, n->xminimum_json,
+                                n->xmaximum_json};
+  for (size_t i = 0; i < 4; i++) {
+    if (!(n->kw & limits[i].bit)) continue;
+    api__fmt_number(limit_json[i], num, sizeof num);
+    snprintf(msg, sizeof msg, limits[i].fmt, num);
+    n->kw_msg[limits[i].kwi] = api__strdup(msg);
+    n->kw_params[limits[i].kwi] =
+        json_pack("{sssO}", "comparison", limits[i].comparison, "limit", limit_json[i]);
+  }
+  if (n->kw & KW_MULTIPLE) {
+    api__fmt_number(n->multiple_json, num, sizeof num);
+    snprintf(msg, sizeof msg, "must be multiple of %s", num);
+    n->kw_msg[KWI_MULTIPLE] = api__strdup(msg);
+    n->kw_params[KWI_MULTIPLE] = json_pack("{sO}", "multipleOf", n->multiple_json);
+  }
+  static const struct {
+    uint32_t bit;
+    int kwi;
+    size_t off;
+    const char *fmt;
+  } counts[] = {
+      {KW_MINLEN, KWI_MINLEN, offsetof(api_schema, min_length),
+       "must NOT have fewer than %zu characters"},
+      {KW_MAXLEN, KWI_MAXLEN, offsetof(api_schema, max_length),
+       "must NOT have more than %zu characters"},
+      {KW_MINITEMS, KWI_MINITEMS, offsetof(api_schema, min_items),
+       "must NOT have fewer than %zu items"},
+      {KW_MAXITEMS, KWI_MAXITEMS, offsetof(api_schema, max_items),
+       "must NOT have more than %zu items"},
+      {KW_MINPROPS, KWI_MINPROPS, offsetof(api_schema, min_props),
+       "must NOT have fewer than %zu properties"},
+      {KW_MAXPROPS, KWI_MAXPROPS, offsetof(api_schema, max_props),
+       "must NOT have more than %zu properties"},
+  };
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+    if (!(n->kw & counts[i].bit)) continue;
+    size_t v = *(size_t *)((char *)n + counts[i].off);
+    snprintf(msg, sizeof msg, counts[i].fmt, v);
+    n->kw_msg[counts[i].kwi] = api__strdup(msg);
+    n->kw_params[counts[i].kwi] = json_pack("{sI}", "limit", (json_int_t)v);
+  }
+  if (n->kw & KW_PATTERN) {
+    snprintf(msg, sizeof msg, "must match pattern \"%.200s\"", n->pattern.source);
+    n->kw_msg[KWI_PATTERN] = api__strdup(msg);
+    n->kw_params[KWI_PATTERN] = json_pack("{ss}", "pattern", n->pattern.source);
+  }
+  if (n->kw & KW_FORMAT) {
+    snprintf(msg, sizeof msg, "must match format \"%.100s\"", n->format_name);
+    n->kw_msg[KWI_FORMAT] = api__strdup(msg);
+    n->kw_params[KWI_FORMAT] = json_pack("{ss}", "format", n->format_name);
+  }
+  if (n->kw & KW_TYPE) {
+    static const char *const names[] = {"null",   "boolean", "object", "array",
+                                        "number", "string",  "integer"};
+    size_t at = (size_t)snprintf(msg, sizeof msg, "must be ");
+    bool first = true;
+    for (int i = 0; i < 7; i++)
+      if (n->types & (1u << i)) {
+        at += (size_t)snprintf(msg + at, sizeof msg - at, "%s%s", first ? "" : " or ", names[i]);
+        first = false;
+      }
+    n->kw_msg[KWI_TYPE] = api__strdup(msg);
+    n->kw_params[KWI_TYPE] = json_pack("{sO}", "type", json_object_get(n->json, "type"));
+  }
+  if (n->kw & KW_CONST) {
+    n->kw_msg[KWI_CONST] = api__strdup("must be equal to constant");
+    n->kw_params[KWI_CONST] = json_pack("{sO}", "allowedValue", n->const_value.value);
+  }
+  if (n->kw & KW_ENUM) {
+    n->kw_msg[KWI_ENUM] = api__strdup("must be equal to one of the allowed values");
+    n->kw_params[KWI_ENUM] = json_pack("{sO}", "allowedValues", json_object_get(n->json, "enum"));
+  }
+  if (n->contains) {
+    size_t min = (n->kw & KW_MINCONTAINS) ? n->min_contains : 1;
+    snprintf(msg, sizeof msg, "must contain at least %zu valid item(s)", min);
+    n->kw_msg[KWI_CONTAINS] = api__strdup(msg);
+    n->kw_params[KWI_CONTAINS] = json_pack("{sI}", "minContains", (json_int_t)min);
+    if (n->kw & KW_MAXCONTAINS) {
+      snprintf(msg, sizeof msg, "must contain at most %zu valid item(s)", n->max_contains);
+      n->kw_msg[KWI_MAXCONTAINS] = api__strdup(msg);
+      n->kw_params[KWI_MAXCONTAINS] = json_pack("{sI}", "maxContains", (json_int_t)n->max_contains);
+    }
+  }
+  for (int i = 0; i < KWI_COUNT; i++)
+    if ((n->kw_msg[i] != NULL) != (n->kw_params[i] != NULL)) return oom(c);
+  if (n->n_required) {
+    n->req_params = api__calloc(n->n_required, sizeof(json_t *));
+    n->req_msg = api__calloc(n->n_required, sizeof(char *));
+    if (!n->req_params || !n->req_msg) return oom(c);
+    for (size_t i = 0; i < n->n_required; i++) {
+      snprintf(msg, sizeof msg, "must have required property '%.200s'", n->required[i]);
+      n->req_msg[i] = api__strdup(msg);
+      n->req_params[i] = json_pack("{ss}", "missingProperty", n->required[i]);
+      if (!n->req_msg[i] || !n->req_params[i]) return oom(c);
+    }
+  }
+  return 0;
+}
+
 static api_schema *compile_node(cctx *c, json_t *s, sch_resource *res) {
   if (c->err) return NULL;
   if (!json_is_object(s) && !json_is_boolean(s)) {
@@ -811,7 +923,7 @@ static api_schema *compile_node(cctx *c, json_t *s, sch_resource *res) {
     n->boolean = json_is_true(s);
   } else {
     n->boolean = -1;
-    compile_keywords(c, n, s, res);
+    if (!compile_keywords(c, n, s, res)) prepare_errors(c, n);
   }
   c->depth--;
   return c->err ? NULL : n;
@@ -860,6 +972,14 @@ static void doc_free(sch_doc *d) {
     api__free(n->all_of);
     api__free(n->any_of);
     api__free(n->one_of);
+    for (int i = 0; i < KWI_COUNT; i++) {
+      json_decref(n->kw_params[i]);
+      api__free(n->kw_msg[i]);
+    }
+    for (size_t i = 0; n->req_params && i < n->n_required; i++) json_decref(n->req_params[i]);
+    for (size_t i = 0; n->req_msg && i < n->n_required; i++) api__free(n->req_msg[i]);
+    api__free(n->req_params);
+    api__free(n->req_msg);
     api__free(n);
   }
   for (sch_resource *r = d->resources, *next; r; r = next) {

@@ -2,6 +2,8 @@
  * objects ignore key order. The hash agrees with the equality, so enum and uniqueItems can sort
  * or bucket by hash and compare only values whose hashes collide. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "schema/schema_internal.h"
@@ -119,4 +121,16 @@ size_t api__utf8_length(const char *s, size_t len) {
   size_t n = 0;
   for (size_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xc0) != 0x80;
   return n;
+}
+
+void api__fmt_number(const json_t *v, char *buf, size_t len) {
+  if (json_is_integer(v)) {
+    snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return;
+  }
+  double d = json_real_value(v);
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, len, "%.*g", prec, d);
+    if (strtod(buf, NULL) == d) break;
+  }
 }

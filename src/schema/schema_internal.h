@@ -52,6 +52,29 @@ enum {
   KW_DEFAULT = 1u << 21,
 };
 
+/* Keywords whose error params and message are fixed by the schema, prepared at compile time. */
+enum {
+  KWI_MINIMUM,
+  KWI_MAXIMUM,
+  KWI_XMINIMUM,
+  KWI_XMAXIMUM,
+  KWI_MULTIPLE,
+  KWI_MINLEN,
+  KWI_MAXLEN,
+  KWI_MINITEMS,
+  KWI_MAXITEMS,
+  KWI_MINPROPS,
+  KWI_MAXPROPS,
+  KWI_PATTERN,
+  KWI_FORMAT,
+  KWI_TYPE,
+  KWI_CONST,
+  KWI_ENUM,
+  KWI_CONTAINS,
+  KWI_MAXCONTAINS,
+  KWI_COUNT
+};
+
 typedef struct sch_regex {
   pcre2_code *code;
   char *source;
@@ -157,6 +180,10 @@ struct api_schema {
   api_schema *unevaluated_props;
   api_schema *unevaluated_items;
   json_t *default_value;
+  json_t *kw_params[KWI_COUNT]; /* prepared error params, one reference each */
+  char *kw_msg[KWI_COUNT];      /* prepared error messages */
+  json_t **req_params;          /* per "required" name */
+  char **req_msg;
 
   api_schema *next_node; /* every node of a document, for freeing */
 };
@@ -178,6 +205,15 @@ struct sch_doc {
 bool api__json_equal(const json_t *a, const json_t *b);
 uint64_t api__json_hash(const json_t *v);
 uint64_t api__str_hash(const char *s, size_t len);
+
+/* Results: rewind (keeping memory), and append one error copying path and msg (params stolen).
+ * api__result_add returns 0 or API_ENOMEM. */
+void api__result_reset(api_schema_result *r);
+int api__result_add(api_schema_result *r, const char *path, const char *kw, const char *msg,
+                    json_t *params);
+
+/* The shortest decimal text of a JSON number that reads back the same. */
+void api__fmt_number(const json_t *v, char *buf, size_t len);
 
 /* Number of Unicode code points in UTF-8 text. */
 size_t api__utf8_length(const char *s, size_t len);

@@ -89,9 +89,89 @@ static void ev_merge(evset *into, const evset *from) {
   for (size_t i = 0; i < words; i++) into->bits[i] |= from->bits[i];
 }
 
-/* ---- errors ---- */
+/* ---- errors ----
+ * A result keeps its error array and a chain of string chunks between validations, so reporting
+ * errors into a reused result allocates nothing once it has grown. Paths and per-instance
+ * messages are written into the chunks; fixed messages and params come prepared from the node. */
 
-static char *render_path(const pseg *p) {
+typedef struct str_chunk {
+  struct str_chunk *next;
+  size_t size;
+  char data[];
+} str_chunk;
+
+typedef struct res_store {
+  size_t cap;        /* capacity of res->errors */
+  str_chunk *chunks; /* newest (largest) first */
+  char *ptr, *end;
+} res_store;
+
+static res_store *store_of(api_schema_result *r) {
+  if (!r->internal_) r->internal_ = api__calloc(1, sizeof(res_store));
+  return r->internal_;
+}
+
+static char *store_alloc(res_store *st, size_t n) {
+  if ((size_t)(st->end - st->ptr) < n || !st->ptr) {
+    size_t size = st->chunks ? st->chunks->size * 2 : 1024;
+    while (size < n) size *= 2;
+    str_chunk *c = api__malloc(sizeof(str_chunk) + size);
+    if (!c) return NULL;
+    c->size = size;
+    c->next = st->chunks;
+    st->chunks = c;
+    st->ptr = c->data;
+    st->end = c->data + size;
+  }
+  char *p = st->ptr;
+  st->ptr += n;
+  return p;
+}
+
+/* Release the errors' references and rewind the storage, keeping its largest chunk. */
+static void result_reset(api_schema_result *r) {
+  for (size_t i = 0; i < r->count; i++) json_decref(r->errors[i].params);
+  r->count = 0;
+  r->truncated = 0;
+  res_store *st = r->internal_;
+  if (!st || !st->chunks) return;
+  str_chunk *keep = st->chunks, *c = keep->next;
+  while (c) {
+    str_chunk *next = c->next;
+    api__free(c);
+    c = next;
+  }
+  keep->next = NULL;
+  st->ptr = keep->data;
+  st->end = keep->data + keep->size;
+}
+
+void api__result_reset(api_schema_result *r) { result_reset(r); }
+
+int api__result_add(api_schema_result *r, const char *path, const char *kw, const char *msg,
+                    json_t *params) {
+  res_store *st = store_of(r);
+  if (!st || !params) goto nomem;
+  if (r->count == st->cap) {
+    size_t cap = st->cap ? st->cap * 2 : 8;
+    api_schema_error *e = api__realloc(r->errors, cap * sizeof(*e));
+    if (!e) goto nomem;
+    r->errors = e;
+    st->cap = cap;
+  }
+  size_t pl = strlen(path), ml = strlen(msg);
+  char *p = store_alloc(st, pl + ml + 2);
+  if (!p) goto nomem;
+  memcpy(p, path, pl + 1);
+  memcpy(p + pl + 1, msg, ml + 1);
+  r->errors[r->count++] = (api_schema_error){p, kw, p + pl + 1, params};
+  return 0;
+nomem:
+  json_decref(params);
+  return API_ENOMEM;
+}
+
+static char *render_path(res_store *st, const pseg *p) {
   size_t len = 0;
   char num[24];
   for (const pseg *s = p; s; s = s->up) {
@@ -99,10 +179,12 @@ static char *render_path(const pseg *p) {
       len += 1 + s->len;
       for (size_t i = 0; i < s->len; i++) len += s->key[i] == '~' || s->key[i] == '/';
     } else {
-      len += 1 + (size_t)snprintf(num, sizeof num, "%zu", s->len);
+      size_t v = s->len, d = 1;
+      while (v >= 10) v /= 10, d++;
+      len += 1 + d;
     }
   }
-  char *out = api__malloc(len + 1);
+  char *out = store_alloc(st, len + 1);
   if (!out) return NULL;
   out[len] = 0;
   size_t at = len;
@@ -118,74 +200,99 @@ static char *render_path(const pseg *p) {
         }
       }
     } else {
-      int n = snprintf(num, sizeof num, "%zu", s->len);
-      at -= (size_t)n;
-      memcpy(out + at, num, (size_t)n);
+      size_t v = s->len;
+      int n = 0;
+      do {
+        num[n++] = (char)('0' + v % 10);
+        v /= 10;
+      } while (v);
+      while (n) out[--at] = num[--n];
     }
     out[--at] = '/';
   }
   return out;
 }
 
-/* Record an error. params is stolen (may be NULL for {}). Returns false, for "return fail(...)". */
-static bool fail(vctx *c, const pseg *path, const char *kw, json_t *params, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static bool fail(vctx *c, const pseg *path, const char *kw, json_t *params, const char *fmt, ...) {
-  if (c->silent || c->halt || !c->res) {
-    json_decref(params);
-    return false;
-  }
+/* Append an error slot; NULL when no error may be recorded (silent, halted, bound reached). */
+static api_schema_error *new_error(vctx *c, const pseg *path) {
+  if (c->silent || c->halt || !c->res) return NULL;
   api_schema_result *r = c->res;
   if (r->count >= c->max_errors) {
     r->truncated = 1;
     c->halt = true;
-    json_decref(params);
-    return false;
+    return NULL;
   }
-  if ((r->count & (r->count - 1)) == 0) { /* grow at powers of two */
-    size_t cap = r->count ? r->count * 2 : 4;
+  res_store *st = store_of(r);
+  if (!st) goto nomem;
+  if (r->count == st->cap) {
+    size_t cap = st->cap ? st->cap * 2 : 8;
     api_schema_error *e = api__realloc(r->errors, cap * sizeof(*e));
     if (!e) goto nomem;
     r->errors = e;
+    st->cap = cap;
+  }
+  api_schema_error *e = &r->errors[r->count];
+  e->path = render_path(st, path);
+  if (!e->path) goto nomem;
+  return e;
+nomem:
+  c->oom = c->halt = true;
+  return NULL;
+}
+
+/* Record an error whose params and message were prepared (params: a borrowed reference). */
+static bool fail_fixed(vctx *c, const pseg *path, const char *kw, json_t *params, const char *msg) {
+  api_schema_error *e = new_error(c, path);
+  if (!e) return false;
+  e->keyword = kw;
+  e->message = msg;
+  e->params = json_incref(params);
+  c->res->count++;
+  return false;
+}
+
+#define FAIL_KW(c, path, s, kwname, kwi) \
+  fail_fixed(c, path, kwname, (s)->kw_params[kwi], (s)->kw_msg[kwi])
+
+/* Record an error with params built for this instance (stolen; NULL means {}) and a formatted
+ * message. Returns false, for "return fail(...)". */
+static bool fail(vctx *c, const pseg *path, const char *kw, json_t *params, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static bool fail(vctx *c, const pseg *path, const char *kw, json_t *params, const char *fmt, ...) {
+  api_schema_error *e = new_error(c, path);
+  if (!e) {
+    json_decref(params);
+    return false;
   }
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int n = vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  api_schema_error *e = &r->errors[r->count];
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof msg) n = sizeof msg - 1;
+  char *m = store_alloc(c->res->internal_, (size_t)n + 1);
+  if (!params) params = json_object();
+  if (!m || !params) {
+    json_decref(params);
+    c->oom = c->halt = true;
+    return false;
+  }
+  memcpy(m, msg, (size_t)n + 1);
   e->keyword = kw;
-  e->path = render_path(path);
-  e->message = api__strdup(msg);
-  e->params = params ? params : json_object();
-  if (!e->path || !e->message || !e->params) {
-    api__free(e->path);
-    api__free(e->message);
-    json_decref(e->params);
-    goto nomem;
-  }
-  r->count++;
-  return false;
-nomem:
-  json_decref(params);
-  c->oom = c->halt = true;
+  e->message = m;
+  e->params = params;
+  c->res->count++;
   return false;
 }
 
-static void fmt_number(const json_t *v, char *buf, size_t len) {
-  if (json_is_integer(v)) {
-    snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-  } else {
-    double d = json_real_value(v);
-    for (int prec = 1; prec <= 17; prec++) {
-      snprintf(buf, len, "%.*g", prec, d);
-      if (strtod(buf, NULL) == d) break;
-    }
-  }
-}
-
-static json_t *limit_params(const char *name, json_t *limit) {
-  return json_pack("{sO}", name, limit);
+/* A one-member params object {name: value(stolen)}, without json_pack's format parsing. */
+static json_t *param1(const char *name, json_t *value) {
+  json_t *o = json_object();
+  if (o && value && !json_object_set_new_nocheck(o, name, value)) return o;
+  json_decref(o);
+  json_decref(value);
+  return NULL;
 }
 
 /* ---- numbers ---- */
@@ -290,25 +397,6 @@ static bool unique_items(vctx *c, const json_t *a, size_t *di, size_t *dj) {
 
 static bool v_node(vctx *c, const api_schema *s, const json_t *inst, const pseg *path, evset *ev);
 
-static const char *type_name(unsigned bit) {
-  switch (bit) {
-    case SCH_NULL:
-      return "null";
-    case SCH_BOOLEAN:
-      return "boolean";
-    case SCH_OBJECT:
-      return "object";
-    case SCH_ARRAY:
-      return "array";
-    case SCH_NUMBER:
-      return "number";
-    case SCH_STRING:
-      return "string";
-    default:
-      return "integer";
-  }
-}
-
 static unsigned inst_types(const json_t *v) {
   switch (json_typeof(v)) {
     case JSON_NULL:
@@ -333,13 +421,7 @@ static unsigned inst_types(const json_t *v) {
 }
 
 static bool type_error(vctx *c, const api_schema *s, const pseg *path) {
-  char names[128] = "";
-  size_t at = 0;
-  for (unsigned b = 1; b <= SCH_INTEGER; b <<= 1)
-    if (s->types & b)
-      at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", at ? " or " : "", type_name(b));
-  json_t *t = json_object_get(s->json, "type");
-  return fail(c, path, "type", json_pack("{sO}", "type", t), "must be %s", names);
+  return FAIL_KW(c, path, s, "type", KWI_TYPE);
 }
 
 static const sch_prop *find_prop(const api_schema *s, const char *key, size_t len) {
@@ -370,9 +452,7 @@ static bool pattern_check(vctx *c, const api_schema *s, const json_t *inst, cons
   int rc = api__regex_search(&s->pattern, c->doc->mctx, json_string_value(inst),
                              json_string_length(inst));
   if (rc == 1) return true;
-  if (rc == 0)
-    return fail(c, path, "pattern", json_pack("{ss}", "pattern", s->pattern.source),
-                "must match pattern \"%.200s\"", s->pattern.source);
+  if (rc == 0) return FAIL_KW(c, path, s, "pattern", KWI_PATTERN);
   if (rc == -2) {
     c->oom = c->halt = true;
     return false;
@@ -386,37 +466,24 @@ static bool pattern_check(vctx *c, const api_schema *s, const json_t *inst, cons
 
 static bool v_numeric(vctx *c, const api_schema *s, const json_t *inst, const pseg *path) {
   bool ok = true;
-  char num[40];
   if ((s->kw & KW_MINIMUM) && num_cmp(inst, s->minimum_json) < 0) {
-    fmt_number(s->minimum_json, num, sizeof num);
-    ok = fail(c, path, "minimum", json_pack("{sssO}", "comparison", ">=", "limit", s->minimum_json),
-              "must be >= %s", num);
+    ok = FAIL_KW(c, path, s, "minimum", KWI_MINIMUM);
     if (FAST(c)) return false;
   }
   if ((s->kw & KW_MAXIMUM) && num_cmp(inst, s->maximum_json) > 0) {
-    fmt_number(s->maximum_json, num, sizeof num);
-    ok = fail(c, path, "maximum", json_pack("{sssO}", "comparison", "<=", "limit", s->maximum_json),
-              "must be <= %s", num);
+    ok = FAIL_KW(c, path, s, "maximum", KWI_MAXIMUM);
     if (FAST(c)) return false;
   }
   if ((s->kw & KW_XMINIMUM) && num_cmp(inst, s->xminimum_json) <= 0) {
-    fmt_number(s->xminimum_json, num, sizeof num);
-    ok = fail(c, path, "exclusiveMinimum",
-              json_pack("{sssO}", "comparison", ">", "limit", s->xminimum_json), "must be > %s",
-              num);
+    ok = FAIL_KW(c, path, s, "exclusiveMinimum", KWI_XMINIMUM);
     if (FAST(c)) return false;
   }
   if ((s->kw & KW_XMAXIMUM) && num_cmp(inst, s->xmaximum_json) >= 0) {
-    fmt_number(s->xmaximum_json, num, sizeof num);
-    ok = fail(c, path, "exclusiveMaximum",
-              json_pack("{sssO}", "comparison", "<", "limit", s->xmaximum_json), "must be < %s",
-              num);
+    ok = FAIL_KW(c, path, s, "exclusiveMaximum", KWI_XMAXIMUM);
     if (FAST(c)) return false;
   }
   if ((s->kw & KW_MULTIPLE) && !is_multiple(inst, s)) {
-    fmt_number(s->multiple_json, num, sizeof num);
-    ok = fail(c, path, "multipleOf", limit_params("multipleOf", s->multiple_json),
-              "must be multiple of %s", num);
+    ok = FAIL_KW(c, path, s, "multipleOf", KWI_MULTIPLE);
   }
   return ok;
 }
@@ -430,13 +497,11 @@ static bool v_string(vctx *c, const api_schema *s, const json_t *inst, const pse
                    ? len /* byte length bounds the code point count */
                    : api__utf8_length(str, len);
     if ((s->kw & KW_MINLEN) && n < s->min_length) {
-      ok = fail(c, path, "minLength", json_pack("{sI}", "limit", (json_int_t)s->min_length),
-                "must NOT have fewer than %zu characters", s->min_length);
+      ok = FAIL_KW(c, path, s, "minLength", KWI_MINLEN);
       if (FAST(c)) return false;
     }
     if ((s->kw & KW_MAXLEN) && n > s->max_length) {
-      ok = fail(c, path, "maxLength", json_pack("{sI}", "limit", (json_int_t)s->max_length),
-                "must NOT have more than %zu characters", s->max_length);
+      ok = FAIL_KW(c, path, s, "maxLength", KWI_MAXLEN);
       if (FAST(c)) return false;
     }
   }
@@ -444,9 +509,7 @@ static bool v_string(vctx *c, const api_schema *s, const json_t *inst, const pse
     ok = false;
     if (FAST(c)) return false;
   }
-  if ((s->kw & KW_FORMAT) && !s->format(str, len))
-    ok = fail(c, path, "format", json_pack("{ss}", "format", s->format_name),
-              "must match format \"%.100s\"", s->format_name);
+  if ((s->kw & KW_FORMAT) && !s->format(str, len)) ok = FAIL_KW(c, path, s, "format", KWI_FORMAT);
   return ok;
 }
 
@@ -454,13 +517,11 @@ static bool v_array(vctx *c, const api_schema *s, const json_t *inst, const pseg
   bool ok = true;
   size_t n = json_array_size(inst);
   if ((s->kw & KW_MINITEMS) && n < s->min_items) {
-    ok = fail(c, path, "minItems", json_pack("{sI}", "limit", (json_int_t)s->min_items),
-              "must NOT have fewer than %zu items", s->min_items);
+    ok = FAIL_KW(c, path, s, "minItems", KWI_MINITEMS);
     if (FAST(c)) return false;
   }
   if ((s->kw & KW_MAXITEMS) && n > s->max_items) {
-    ok = fail(c, path, "maxItems", json_pack("{sI}", "limit", (json_int_t)s->max_items),
-              "must NOT have more than %zu items", s->max_items);
+    ok = FAIL_KW(c, path, s, "maxItems", KWI_MAXITEMS);
     if (FAST(c)) return false;
   }
   size_t di, dj;
@@ -505,15 +566,11 @@ static bool v_array(vctx *c, const api_schema *s, const json_t *inst, const pseg
       if (c->halt) return false;
     }
     if (count < min) {
-      ok = fail(c, path, (s->kw & KW_MINCONTAINS) ? "minContains" : "contains",
-                json_pack("{sI}", "minContains", (json_int_t)min),
-                "must contain at least %zu valid item(s)", min);
+      ok = FAIL_KW(c, path, s, (s->kw & KW_MINCONTAINS) ? "minContains" : "contains", KWI_CONTAINS);
       if (FAST(c)) return false;
     }
     if ((s->kw & KW_MAXCONTAINS) && count > s->max_contains) {
-      ok = fail(c, path, "maxContains",
-                json_pack("{sI}", "maxContains", (json_int_t)s->max_contains),
-                "must contain at most %zu valid item(s)", s->max_contains);
+      ok = FAIL_KW(c, path, s, "maxContains", KWI_MAXCONTAINS);
       if (FAST(c)) return false;
     }
   }
@@ -525,20 +582,17 @@ static bool v_object(vctx *c, const api_schema *s, const json_t *inst, const pse
   bool ok = true;
   size_t n = json_object_size(inst);
   if ((s->kw & KW_MINPROPS) && n < s->min_props) {
-    ok = fail(c, path, "minProperties", json_pack("{sI}", "limit", (json_int_t)s->min_props),
-              "must NOT have fewer than %zu properties", s->min_props);
+    ok = FAIL_KW(c, path, s, "minProperties", KWI_MINPROPS);
     if (FAST(c)) return false;
   }
   if ((s->kw & KW_MAXPROPS) && n > s->max_props) {
-    ok = fail(c, path, "maxProperties", json_pack("{sI}", "limit", (json_int_t)s->max_props),
-              "must NOT have more than %zu properties", s->max_props);
+    ok = FAIL_KW(c, path, s, "maxProperties", KWI_MAXPROPS);
     if (FAST(c)) return false;
   }
   if (!(s->kw & KW_OBJECT)) return ok;
   for (size_t i = 0; i < s->n_required; i++) {
     if (!json_object_get(inst, s->required[i])) {
-      ok = fail(c, path, "required", json_pack("{ss}", "missingProperty", s->required[i]),
-                "must have required property '%.200s'", s->required[i]);
+      ok = fail_fixed(c, path, "required", s->req_params[i], s->req_msg[i]);
       if (FAST(c)) return false;
     }
   }
@@ -572,7 +626,8 @@ static bool v_object(vctx *c, const api_schema *s, const json_t *inst, const pse
         json_decref(name);
         if (c->halt) return false;
         if (!good) {
-          ok = fail(c, path, "propertyNames", json_pack("{s:s%}", "propertyName", key, klen),
+          ok = fail(c, path, "propertyNames",
+                    param1("propertyName", json_stringn_nocheck(key, klen)),
                     "property name '%.*s' is invalid", (int)(klen > 200 ? 200 : klen), key);
           if (FAST(c)) return false;
         }
@@ -611,9 +666,10 @@ static bool v_object(vctx *c, const api_schema *s, const json_t *inst, const pse
       if (!matched && s->additional) {
         matched = true;
         if (s->additional->boolean == 0) {
-          good = ok = fail(
-              c, path, "additionalProperties", json_pack("{s:s%}", "additionalProperty", key, klen),
-              "must NOT have additional properties ('%.*s')", (int)(klen > 200 ? 200 : klen), key);
+          good = ok = fail(c, path, "additionalProperties",
+                           param1("additionalProperty", json_stringn_nocheck(key, klen)),
+                           "must NOT have additional properties ('%.*s')",
+                           (int)(klen > 200 ? 200 : klen), key);
           if (FAST(c)) return false;
         } else if (!v_node(c, s->additional, val, &seg, NULL)) {
           good = ok = false;
@@ -740,13 +796,11 @@ static bool v_body(vctx *c, const api_schema *s, const json_t *inst, const pseg 
     if (FAST(c)) return false;
   }
   if ((s->kw & KW_CONST) && !api__json_equal(s->const_value.value, inst)) {
-    ok = fail(c, path, "const", json_pack("{sO}", "allowedValue", s->const_value.value),
-              "must be equal to constant");
+    ok = FAIL_KW(c, path, s, "const", KWI_CONST);
     if (FAST(c)) return false;
   }
   if ((s->kw & KW_ENUM) && !in_enum(s, inst)) {
-    ok = fail(c, path, "enum", json_pack("{sO}", "allowedValues", json_object_get(s->json, "enum")),
-              "must be equal to one of the allowed values");
+    ok = FAIL_KW(c, path, s, "enum", KWI_ENUM);
     if (FAST(c)) return false;
   }
   bool sub_ok = true;
@@ -783,9 +837,10 @@ static bool v_unevaluated(vctx *c, const api_schema *s, const json_t *inst, cons
       size_t klen = json_object_iter_key_len(it);
       pseg seg = {path, key, klen};
       if (s->unevaluated_props->boolean == 0) {
-        ok = fail(
-            c, path, "unevaluatedProperties", json_pack("{s:s%}", "unevaluatedProperty", key, klen),
-            "must NOT have unevaluated properties ('%.*s')", (int)(klen > 200 ? 200 : klen), key);
+        ok = fail(c, path, "unevaluatedProperties",
+                  param1("unevaluatedProperty", json_stringn_nocheck(key, klen)),
+                  "must NOT have unevaluated properties ('%.*s')", (int)(klen > 200 ? 200 : klen),
+                  key);
       } else if (!v_node(c, s->unevaluated_props, json_object_iter_value(it), &seg, NULL)) {
         ok = false;
       }
@@ -798,7 +853,8 @@ static bool v_unevaluated(vctx *c, const api_schema *s, const json_t *inst, cons
       if (ev_get(mine, i)) continue;
       pseg seg = {path, NULL, i};
       if (s->unevaluated_items->boolean == 0) {
-        ok = fail(c, &seg, "unevaluatedItems", json_pack("{sI}", "unevaluatedItem", (json_int_t)i),
+        ok = fail(c, &seg, "unevaluatedItems",
+                  param1("unevaluatedItem", json_integer((json_int_t)i)),
                   "must NOT have unevaluated items");
       } else if (!v_node(c, s->unevaluated_items, json_array_get(inst, i), &seg, NULL)) {
         ok = false;
@@ -860,15 +916,18 @@ static bool v_node(vctx *c, const api_schema *s, const json_t *inst, const pseg 
 
 void api_schema_result_free(api_schema_result *res) {
   if (!res) return;
-  for (size_t i = 0; i < res->count; i++) {
-    api__free(res->errors[i].path);
-    api__free(res->errors[i].message);
-    json_decref(res->errors[i].params);
+  result_reset(res);
+  res_store *st = res->internal_;
+  if (st) {
+    for (str_chunk *c = st->chunks, *next; c; c = next) {
+      next = c->next;
+      api__free(c);
+    }
+    api__free(st);
   }
   api__free(res->errors);
   res->errors = NULL;
-  res->count = 0;
-  res->truncated = 0;
+  res->internal_ = NULL;
 }
 
 int api_schema_validate(const api_schema *schema, const json_t *instance, api_schema_result *res) {
@@ -877,7 +936,7 @@ int api_schema_validate(const api_schema *schema, const json_t *instance, api_sc
   if (res) {
     if (res->size < sizeof(size_t))
       return api__fail(API_EINVAL, "api_schema_validate: result without size");
-    api_schema_result_free(res);
+    result_reset(res);
     c.max_errors = res->max_errors ? res->max_errors : 100;
   }
   bool ok = v_node(&c, schema, instance, NULL, NULL);
