@@ -286,6 +286,36 @@ static bool fail(vctx *c, const pseg *path, const char *kw, json_t *params, cons
   return false;
 }
 
+/* Record an error whose message is prefix + the key (at most 200 bytes) + suffix, without printf:
+ * the common per-instance messages. params is stolen. */
+static bool fail_key(vctx *c, const pseg *path, const char *kw, json_t *params, const char *prefix,
+                     const char *key, size_t klen, const char *suffix) {
+  api_schema_error *e = new_error(c, path);
+  if (!e) {
+    json_decref(params);
+    return false;
+  }
+  if (klen > 200) {
+    klen = 200;
+    while (klen > 0 && (key[klen] & 0xc0) == 0x80) klen--; /* cut at a character boundary */
+  }
+  size_t pl = strlen(prefix), sl = strlen(suffix);
+  char *m = store_alloc(c->res->internal_, pl + klen + sl + 1);
+  if (!m || !params) {
+    json_decref(params);
+    c->oom = c->halt = true;
+    return false;
+  }
+  memcpy(m, prefix, pl);
+  memcpy(m + pl, key, klen);
+  memcpy(m + pl + klen, suffix, sl + 1);
+  e->keyword = kw;
+  e->message = m;
+  e->params = params;
+  c->res->count++;
+  return false;
+}
+
 /* A one-member params object {name: value(stolen)}, without json_pack's format parsing. */
 static json_t *param1(const char *name, json_t *value) {
   json_t *o = json_object();
@@ -527,8 +557,15 @@ static bool v_array(vctx *c, const api_schema *s, const json_t *inst, const pseg
   size_t di, dj;
   if ((s->kw & KW_UNIQUE) && !unique_items(c, inst, &di, &dj)) {
     if (c->halt) return false;
-    ok = fail(c, path, "uniqueItems", json_pack("{sIsI}", "i", (json_int_t)di, "j", (json_int_t)dj),
-              "must NOT have duplicate items (items ## %zu and %zu are identical)", di, dj);
+    json_t *params = param1("i", json_integer((json_int_t)di));
+    if (params && json_object_set_new_nocheck(params, "j", json_integer((json_int_t)dj))) {
+      json_decref(params);
+      params = NULL;
+    }
+    char nums[64];
+    int nl = snprintf(nums, sizeof nums, "%zu and %zu", di, dj);
+    ok = fail_key(c, path, "uniqueItems", params, "must NOT have duplicate items (items ## ", nums,
+                  (size_t)nl, " are identical)");
     if (FAST(c)) return false;
   }
   if (!(s->kw & KW_ARRAY)) return ok;
@@ -666,10 +703,9 @@ static bool v_object(vctx *c, const api_schema *s, const json_t *inst, const pse
       if (!matched && s->additional) {
         matched = true;
         if (s->additional->boolean == 0) {
-          good = ok = fail(c, path, "additionalProperties",
-                           param1("additionalProperty", json_stringn_nocheck(key, klen)),
-                           "must NOT have additional properties ('%.*s')",
-                           (int)(klen > 200 ? 200 : klen), key);
+          good = ok = fail_key(c, path, "additionalProperties",
+                               param1("additionalProperty", json_stringn_nocheck(key, klen)),
+                               "must NOT have additional properties ('", key, klen, "')");
           if (FAST(c)) return false;
         } else if (!v_node(c, s->additional, val, &seg, NULL)) {
           good = ok = false;
@@ -837,10 +873,9 @@ static bool v_unevaluated(vctx *c, const api_schema *s, const json_t *inst, cons
       size_t klen = json_object_iter_key_len(it);
       pseg seg = {path, key, klen};
       if (s->unevaluated_props->boolean == 0) {
-        ok = fail(c, path, "unevaluatedProperties",
-                  param1("unevaluatedProperty", json_stringn_nocheck(key, klen)),
-                  "must NOT have unevaluated properties ('%.*s')", (int)(klen > 200 ? 200 : klen),
-                  key);
+        ok = fail_key(c, path, "unevaluatedProperties",
+                      param1("unevaluatedProperty", json_stringn_nocheck(key, klen)),
+                      "must NOT have unevaluated properties ('", key, klen, "')");
       } else if (!v_node(c, s->unevaluated_props, json_object_iter_value(it), &seg, NULL)) {
         ok = false;
       }
@@ -947,14 +982,24 @@ int api_schema_validate(const api_schema *schema, const json_t *instance, api_sc
   return API_EVALIDATION;
 }
 
+/* A JSON string for text that should be UTF-8 but may not be (keys of objects built with the
+ * _nocheck functions end up in paths and messages). */
+static json_t *text_value(const char *s) {
+  json_t *v = json_string(s);
+  return v ? v : json_string("(invalid UTF-8)");
+}
+
 json_t *api_schema_result_details(const api_schema_result *res) {
   json_t *arr = json_array();
   if (!arr || !res) return arr;
   for (size_t i = 0; i < res->count; i++) {
     const api_schema_error *e = &res->errors[i];
-    json_t *o = json_pack("{sssssssO}", "path", e->path, "keyword", e->keyword, "message",
-                          e->message, "params", e->params);
-    if (!o || json_array_append_new(arr, o)) {
+    json_t *o = json_object();
+    if (!o || json_array_append_new(arr, o) ||
+        json_object_set_new_nocheck(o, "path", text_value(e->path)) ||
+        json_object_set_new_nocheck(o, "keyword", json_string(e->keyword)) ||
+        json_object_set_new_nocheck(o, "message", text_value(e->message)) ||
+        json_object_set_nocheck(o, "params", e->params)) {
       json_decref(arr);
       return NULL;
     }
