@@ -195,7 +195,7 @@ void api__regex_free(sch_regex *re) {
 
 static pthread_key_t md_key;
 static pthread_once_t md_once = PTHREAD_ONCE_INIT;
-static _Thread_local pcre2_match_data *tl_md;
+static _Thread_local pcre2_match_data *tl_md __attribute__((tls_model("initial-exec")));
 
 static void md_destroy(void *p) { pcre2_match_data_free(p); }
 static void md_init(void) { pthread_key_create(&md_key, md_destroy); }

@@ -33,7 +33,8 @@ typedef struct tl_arena {
   int active;
 } tl_arena;
 
-static _Thread_local tl_arena arena;
+/* initial-exec: no __tls_get_addr call on every jansson allocation from the shared library */
+static _Thread_local tl_arena arena __attribute__((tls_model("initial-exec")));
 static pthread_key_t arena_key;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 

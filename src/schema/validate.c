@@ -316,6 +316,18 @@ static bool fail_key(vctx *c, const pseg *path, const char *kw, json_t *params, 
   return false;
 }
 
+/* Decimal digits of v into out (no NUL); returns their number. */
+static size_t utoa(char *out, size_t v) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  return n;
+}
+
 /* A one-member params object {name: value(stolen)}, without json_pack's format parsing. */
 static json_t *param1(const char *name, json_t *value) {
   json_t *o = json_object();
@@ -563,9 +575,12 @@ static bool v_array(vctx *c, const api_schema *s, const json_t *inst, const pseg
       params = NULL;
     }
     char nums[64];
-    int nl = snprintf(nums, sizeof nums, "%zu and %zu", di, dj);
+    size_t nl = utoa(nums, di);
+    memcpy(nums + nl, " and ", 5);
+    nl += 5;
+    nl += utoa(nums + nl, dj);
     ok = fail_key(c, path, "uniqueItems", params, "must NOT have duplicate items (items ## ", nums,
-                  (size_t)nl, " are identical)");
+                  nl, " are identical)");
     if (FAST(c)) return false;
   }
   if (!(s->kw & KW_ARRAY)) return ok;
