@@ -67,6 +67,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   json_error_t jerr;
   if ((data[0] & 1) == 0) {
     json_t *doc = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    /* differential check of the built-in parser (validate_text) against jansson's */
+    json_t *strict =
+        json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &jerr);
+    int text_rc = api_schema_validate_text(compiled[3], text, len, NULL);
+    /* (jansson stops reading at a NUL byte, where the built-in parser sees trailing garbage) */
+    if (!memchr(text, 0, len) && (strict != NULL) != (text_rc != API_EBADJSON)) abort();
+    json_decref(strict);
     for (size_t i = 0; i < NSCHEMAS; i++) {
       api_schema_result res = API_SCHEMA_RESULT_INIT;
       int rc = api_schema_validate_text(compiled[i], text, len, &res);

@@ -113,7 +113,7 @@ static bool string_raw(parser *ps, const char **out, size_t *len) {
     unsigned c = *p;
     if (c < 0x20) return err(ps, "control character in a string"), false;
     if (c == '\\') {
-      if (end - p < 2) break;
+      if (end - p < 2) return err(ps, "unterminated string"), false;
       char e = (char)p[1];
       p += 2;
       switch (e) {
@@ -294,6 +294,10 @@ static json_t *object(parser *ps, unsigned depth) {
     const char *k;
     size_t klen;
     if (!string_raw(ps, &k, &klen)) goto fail;
+    if (memchr(k, 0, klen)) {
+      err(ps, "NUL byte in object key not supported"); /* as jansson */
+      goto fail;
+    }
     /* the key may live in the scratch buffer, which the value may reuse: copy small keys */
     char kbuf[128];
     char *kheap = NULL;

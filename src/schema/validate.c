@@ -328,6 +328,22 @@ static size_t utoa(char *out, size_t v) {
   return n;
 }
 
+/* A property name as a JSON string for params; object keys made with the _nocheck functions may
+ * not be UTF-8, and params must stay serialisable. */
+static json_t *key_value(const char *key, size_t klen) {
+  json_t *v = json_stringn(key, klen);
+  return v ? v : json_string("(invalid UTF-8)");
+}
+
+static json_t *dep_params(const char *name, size_t len, const char *missing) {
+  json_t *o = json_object();
+  if (o && !json_object_set_new_nocheck(o, "property", key_value(name, len)) &&
+      !json_object_set_new_nocheck(o, "missingProperty", json_string(missing)))
+    return o;
+  json_decref(o);
+  return NULL;
+}
+
 /* A one-member params object {name: value(stolen)}, without json_pack's format parsing. */
 static json_t *param1(const char *name, json_t *value) {
   json_t *o = json_object();
@@ -653,10 +669,9 @@ static bool v_object(vctx *c, const api_schema *s, const json_t *inst, const pse
     if (!json_object_getn(inst, d->name, d->len)) continue;
     for (size_t j = 0; j < d->n; j++) {
       if (json_object_get(inst, d->names[j])) continue;
-      ok = fail(
-          c, path, "dependentRequired",
-          json_pack("{s:s%,s:s}", "property", d->name, d->len, "missingProperty", d->names[j]),
-          "must have property '%.200s' when property '%.200s' is present", d->names[j], d->name);
+      ok = fail(c, path, "dependentRequired", dep_params(d->name, d->len, d->names[j]),
+                "must have property '%.200s' when property '%.200s' is present", d->names[j],
+                d->name);
       if (FAST(c)) return false;
     }
   }
@@ -678,8 +693,7 @@ static bool v_object(vctx *c, const api_schema *s, const json_t *inst, const pse
         json_decref(name);
         if (c->halt) return false;
         if (!good) {
-          ok = fail(c, path, "propertyNames",
-                    param1("propertyName", json_stringn_nocheck(key, klen)),
+          ok = fail(c, path, "propertyNames", param1("propertyName", key_value(key, klen)),
                     "property name '%.*s' is invalid", (int)(klen > 200 ? 200 : klen), key);
           if (FAST(c)) return false;
         }
@@ -719,7 +733,7 @@ static bool v_object(vctx *c, const api_schema *s, const json_t *inst, const pse
         matched = true;
         if (s->additional->boolean == 0) {
           good = ok = fail_key(c, path, "additionalProperties",
-                               param1("additionalProperty", json_stringn_nocheck(key, klen)),
+                               param1("additionalProperty", key_value(key, klen)),
                                "must NOT have additional properties ('", key, klen, "')");
           if (FAST(c)) return false;
         } else if (!v_node(c, s->additional, val, &seg, NULL)) {
@@ -889,7 +903,7 @@ static bool v_unevaluated(vctx *c, const api_schema *s, const json_t *inst, cons
       pseg seg = {path, key, klen};
       if (s->unevaluated_props->boolean == 0) {
         ok = fail_key(c, path, "unevaluatedProperties",
-                      param1("unevaluatedProperty", json_stringn_nocheck(key, klen)),
+                      param1("unevaluatedProperty", key_value(key, klen)),
                       "must NOT have unevaluated properties ('", key, klen, "')");
       } else if (!v_node(c, s->unevaluated_props, json_object_iter_value(it), &seg, NULL)) {
         ok = false;

@@ -631,3 +631,108 @@ Test(schema, allocation_failure_never_crashes) {
   json_decref(root);
   json_decref(inst);
 }
+
+/* The built-in parser behind api_schema_validate_text() agrees with jansson's strict mode. */
+Test(schema, text_parser_agrees_with_jansson) {
+  static const char *const inputs[] = {"\"a::\\",
+                                       "\"abc",
+                                       "[1,2",
+                                       "{\"a\":1,}",
+                                       "[01]",
+                                       "[1.]",
+                                       "[.5]",
+                                       "[-]",
+                                       "[1e]",
+                                       "[1e+]",
+                                       "\"\\ud800\"",
+                                       "\"\\udc00x\"",
+                                       "\"\\ud83d\\ude00\"",
+                                       "\"\\u00e9\"",
+                                       "\"\xc3\xa9\"",
+                                       "\"\xc3\"",
+                                       "\"\xed\xa0\x80\"",
+                                       "\"\xf4\x90\x80\x80\"",
+                                       "\"\xc0\x80\"",
+                                       "\"a\tb\"",
+                                       "\"\\x\"",
+                                       "[true,false,null]",
+                                       "tru",
+                                       "nul",
+                                       "[1] x",
+                                       " 1 ",
+                                       "",
+                                       "   ",
+                                       "{\"a\" 1}",
+                                       "{1:2}",
+                                       "9223372036854775807",
+                                       "9223372036854775808",
+                                       "-9223372036854775808",
+                                       "-9223372036854775809",
+                                       "1e308",
+                                       "1e309",
+                                       "-0",
+                                       "0.1e-400",
+                                       "[1,{\"\\u0000\":\"\\u0000\"}]",
+                                       "123456789012345678901234567890.5",
+                                       "3.141592653589793238462643383279"};
+  api_schema *s = compile("true");
+  for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+    json_error_t e;
+    json_t *j = json_loadb(inputs[i], strlen(inputs[i]),
+                           JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &e);
+    int rc = api_schema_validate_text(s, inputs[i], strlen(inputs[i]), NULL);
+    cr_assert_eq(rc == 0, j != NULL, "%s: jansson %s, built-in %d", inputs[i],
+                 j ? "accepts" : e.text, rc);
+    json_decref(j);
+  }
+  /* values come out the same */
+  api_schema *c = compile(
+      "{\"const\":[1.5e-7,-0.0001,12345678901234567,\"\\u00e9\\ud83d\\ude00\","
+      "{\"k\":[null,true]},3.141592653589793]}");
+  const char *same =
+      "[1.5e-7,-1e-4,12345678901234567,\"\xc3\xa9\xf0\x9f\x98\x80\",{\"k\":[null,"
+      "true]},3.141592653589793]";
+  cr_assert_eq(api_schema_validate_text(c, same, strlen(same), NULL), 0);
+  api_schema_free(c);
+  api_schema_free(s);
+}
+
+Test(schema, details_with_invalid_utf8_keys) {
+  json_t *o = json_object();
+  json_object_setn_new_nocheck(o, "\xff", 1, json_true());
+  api_schema *s = compile("{\"additionalProperties\":false}");
+  api_schema_result res = API_SCHEMA_RESULT_INIT;
+  cr_assert_eq(api_schema_validate(s, o, &res), API_EVALIDATION);
+  json_t *d = api_schema_result_details(&res);
+  cr_assert_not_null(d);
+  cr_assert_eq(json_array_size(d), 1);
+  char *text = json_dumps(d, 0);
+  cr_assert_not_null(text);
+  free(text);
+  json_decref(d);
+  api_schema_result_free(&res);
+  api_schema_free(s);
+  json_decref(o);
+}
+
+Test(schema, dynamic_params) {
+  json_t *d = check(
+      "{\"dependentRequired\":{\"a\":[\"b\"]},\"uniqueItems\":true,"
+      "\"propertyNames\":{\"maxLength\":2},\"oneOf\":[true,true]}",
+      "{\"a\":1,\"abc\":2}");
+  char *text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+  cr_assert_str_eq(
+      text,
+      "[{\"keyword\":\"dependentRequired\",\"message\":\"must have property 'b' when property "
+      "'a' is present\",\"params\":{\"missingProperty\":\"b\",\"property\":\"a\"},\"path\":"
+      "\"\"},{\"keyword\":\"propertyNames\",\"message\":\"property name 'abc' is invalid\","
+      "\"params\":{\"propertyName\":\"abc\"},\"path\":\"\"},{\"keyword\":\"oneOf\",\"message\":"
+      "\"must match exactly one schema in oneOf\",\"params\":{\"passingSchemas\":[0,1]},"
+      "\"path\":\"\"}]");
+  free(text);
+  json_decref(d);
+  d = check("{\"uniqueItems\":true}", "[1,[2],{\"a\":1},[2.0]]");
+  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(d, 0), "message")),
+                   "must NOT have duplicate items (items ## 1 and 3 are identical)");
+  json_decref(d);
+}
