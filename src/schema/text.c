@@ -7,6 +7,7 @@
  * parsed document is never freed value by value: the arena is rewound afterwards. Validation runs
  * outside the window, so error params (json_pack) are ordinary heap values owned by the result. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,9 +101,18 @@ static void arena_destroy(void *unused) {
   memset(a, 0, sizeof(*a));
 }
 
+static bool arena_usable;
+
+/* Install the hooks only over jansson's default allocator: objects made before by another
+ * allocator could not be freed correctly by free(). Without them, documents go on the heap. */
 static void install(void) {
-  pthread_key_create(&arena_key, arena_destroy);
+  json_malloc_t m;
+  json_free_t f;
+  json_get_alloc_funcs(&m, &f);
+  if (m != malloc || f != free) return;
+  if (pthread_key_create(&arena_key, arena_destroy)) return;
   json_set_alloc_funcs(hook_malloc, hook_free);
+  arena_usable = true;
 }
 
 int api_schema_validate_text(const api_schema *schema, const char *json_text, size_t len,
@@ -111,6 +121,18 @@ int api_schema_validate_text(const api_schema *schema, const char *json_text, si
     return api__fail(API_EINVAL, "api_schema_validate_text: NULL argument");
   pthread_once(&install_once, install);
   tl_arena *a = &arena;
+  if (!arena_usable) {
+    size_t off = 0;
+    const char *msg = NULL;
+    json_t *doc = api__json_parse(json_text, len, &off, &msg);
+    if (!doc) {
+      if (res && res->size >= sizeof(size_t)) api__result_reset(res);
+      return api__fail(API_EBADJSON, "invalid JSON at byte %zu: %s", off, msg);
+    }
+    int rc = api_schema_validate(schema, doc, res);
+    json_decref(doc);
+    return rc;
+  }
   if (a->active) return api__fail(API_ESTATE, "api_schema_validate_text: re-entered");
   if (!a->first) pthread_setspecific(arena_key, a);
   size_t off = 0;
@@ -121,7 +143,7 @@ int api_schema_validate_text(const api_schema *schema, const char *json_text, si
   int rc;
   if (!doc) {
     rc = api__fail(API_EBADJSON, "invalid JSON at byte %zu: %s", off, msg);
-    if (res && res->size >= sizeof(size_t)) api_schema_result_free(res);
+    if (res && res->size >= sizeof(size_t)) api__result_reset(res);
   } else {
     rc = api_schema_validate(schema, doc, res);
   }
