@@ -51,8 +51,9 @@ typedef struct api_schema_options {
   const char *base_uri;      /**< base URI of the document when it has no $id (default
                                   "urn:libapi:schema") */
   unsigned max_depth;        /**< bound on nested evaluation (schema applicators and $ref hops
-                                  along one instance path); default 256. Exceeding it makes the
-                                  instance invalid (keyword "$depth"), never a stack overflow */
+                                  along one instance path); default 256, at most 4096.
+                                  Exceeding it makes the instance invalid (keyword
+                                  "$depth"), never a stack overflow */
   unsigned long match_limit; /**< PCRE2 match limit per "pattern" match (default 100000); a
                                   pattern that hits it makes the instance invalid */
 } api_schema_options;

@@ -563,6 +563,7 @@ static int compile_keywords(cctx *c, api_schema *n, json_t *s, sch_resource *res
         n->types = type_bit(json_string_value(v));
         if (!n->types) return bad(c, k, "unknown type");
       } else if (json_is_array(v)) {
+        if (json_array_size(v) == 0) return bad(c, k, "must not be an empty array");
         size_t i;
         json_t *t;
         json_array_foreach(v, i, t) {
@@ -1005,6 +1006,7 @@ int api_schema_compile(api_schema **out, json_t *root, const api_schema_options 
   d->root_json = json_incref(root);
   d->flags = opts ? opts->flags : 0;
   d->max_depth = opts && opts->max_depth ? opts->max_depth : 256;
+  if (d->max_depth > 4096) d->max_depth = 4096; /* each level costs C stack */
   d->match_limit = opts && opts->match_limit ? opts->match_limit : 100000;
   d->metas = json_array();
   d->mctx = pcre2_match_context_create(NULL);

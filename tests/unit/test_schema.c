@@ -70,6 +70,7 @@ Test(schema, compile_errors_name_the_pointer) {
   expect_compile_error("{\"type\":\"strin\"}", "/type");
   expect_compile_error("{\"type\":[\"string\",\"string\"]}", "/type");
   expect_compile_error("{\"allOf\":[]}", "/allOf");
+  expect_compile_error("{\"type\":[]}", "/type");
   expect_compile_error("{\"allOf\":[{\"not\":3}]}", "/allOf/0/not");
   expect_compile_error("{\"required\":[1]}", "/required");
   expect_compile_error("{\"multipleOf\":0}", "/multipleOf");
@@ -321,6 +322,16 @@ Test(schema, deep_nesting_is_bounded) {
   cr_assert_eq(res.count, 1);
   cr_assert_str_eq(res.errors[0].keyword, "$depth");
   cr_assert_eq(api_schema_validate(any, root, NULL), API_EVALIDATION);
+  /* the largest allowed bound still fits the stack, also under sanitizers */
+  api_schema *deepest = NULL;
+  json_t *items_ref = doc("{\"items\":{\"$ref\":\"#\"}}");
+  cr_assert_eq(api_schema_compile(&deepest, items_ref, API_SCHEMA_OPTIONS(.max_depth = 1000000)),
+               0);
+  cr_assert_eq(api_schema_validate(deepest, root, &res), API_EVALIDATION);
+  cr_assert_str_eq(res.errors[0].keyword, "$depth");
+  cr_assert_eq(json_integer_value(json_object_get(res.errors[0].params, "limit")), 4096);
+  api_schema_free(deepest);
+  json_decref(items_ref);
   api_schema *flat = compile("{\"type\":\"array\"}");
   cr_assert_eq(api_schema_validate(flat, root, NULL), 0);
   /* an infinite $ref loop ends with the same error, never a stack overflow */
