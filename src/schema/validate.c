@@ -100,10 +100,17 @@ typedef struct str_chunk {
   char data[];
 } str_chunk;
 
+#define SPARE_MAX 16
+
 typedef struct res_store {
   size_t cap;        /* capacity of res->errors */
   str_chunk *chunks; /* newest (largest) first */
   char *ptr, *end;
+  /* per-instance params objects of the previous validation that nobody else references, kept
+   * for reuse by errors of the same keyword */
+  json_t *spare[SPARE_MAX];
+  const char *spare_kw[SPARE_MAX];
+  size_t n_spare;
 } res_store;
 
 static res_store *store_of(api_schema_result *r) {
@@ -130,10 +137,21 @@ static char *store_alloc(res_store *st, size_t n) {
 
 /* Release the errors' references and rewind the storage, keeping its largest chunk. */
 static void result_reset(api_schema_result *r) {
-  for (size_t i = 0; i < r->count; i++) json_decref(r->errors[i].params);
+  res_store *st = r->internal_;
+  for (size_t i = 0; i < r->count; i++) {
+    json_t *p = r->errors[i].params;
+    const char *kw = r->errors[i].keyword;
+    if (st && st->n_spare < SPARE_MAX && p->refcount == 1 &&
+        (!strcmp(kw, "additionalProperties") || !strcmp(kw, "unevaluatedProperties") ||
+         !strcmp(kw, "propertyNames") || !strcmp(kw, "uniqueItems"))) {
+      st->spare[st->n_spare] = p;
+      st->spare_kw[st->n_spare++] = kw;
+    } else {
+      json_decref(p);
+    }
+  }
   r->count = 0;
   r->truncated = 0;
-  res_store *st = r->internal_;
   if (!st || !st->chunks) return;
   str_chunk *keep = st->chunks, *c = keep->next;
   while (c) {
@@ -286,21 +304,52 @@ static bool fail(vctx *c, const pseg *path, const char *kw, json_t *params, cons
   return false;
 }
 
-/* Record an error whose message is prefix + the key (at most 200 bytes) + suffix, without printf:
- * the common per-instance messages. params is stolen. */
-static bool fail_key(vctx *c, const pseg *path, const char *kw, json_t *params, const char *prefix,
-                     const char *key, size_t klen, const char *suffix) {
-  api_schema_error *e = new_error(c, path);
-  if (!e) {
-    json_decref(params);
-    return false;
+static json_t *take_spare(res_store *st, const char *kw) {
+  for (size_t i = st->n_spare; i-- > 0;)
+    if (!strcmp(st->spare_kw[i], kw)) {
+      json_t *o = st->spare[i];
+      st->spare[i] = st->spare[--st->n_spare];
+      st->spare_kw[i] = st->spare_kw[st->n_spare];
+      return o;
+    }
+  return NULL;
+}
+
+static json_t *key_value(const char *key, size_t klen);
+static json_t *param1(const char *name, json_t *value);
+
+/* {pname: "key"}, reusing a spare params object of the same keyword when there is one. */
+static json_t *key_params(res_store *st, const char *kw, const char *pname, const char *key,
+                          size_t klen) {
+  json_t *o = take_spare(st, kw);
+  if (o) {
+    json_t *v = json_object_get(o, pname);
+    if (json_object_size(o) == 1 && json_is_string(v) && v->refcount == 1) {
+      if (json_string_setn(v, key, klen) && json_string_set(v, "(invalid UTF-8)")) {
+        json_decref(o);
+        return NULL;
+      }
+      return o;
+    }
+    json_decref(o);
   }
+  return param1(pname, key_value(key, klen));
+}
+
+/* Record an error with params {pname: "key"} and the message prefix + key (at most 200 bytes) +
+ * suffix, without printf: the common per-instance errors. */
+static bool fail_key(vctx *c, const pseg *path, const char *kw, const char *pname,
+                     const char *prefix, const char *key, size_t klen, const char *suffix) {
+  api_schema_error *e = new_error(c, path);
+  if (!e) return false;
+  res_store *st = c->res->internal_;
+  json_t *params = key_params(st, kw, pname, key, klen);
   if (klen > 200) {
     klen = 200;
     while (klen > 0 && (key[klen] & 0xc0) == 0x80) klen--; /* cut at a character boundary */
   }
   size_t pl = strlen(prefix), sl = strlen(suffix);
-  char *m = store_alloc(c->res->internal_, pl + klen + sl + 1);
+  char *m = store_alloc(st, pl + klen + sl + 1);
   if (!m || !params) {
     json_decref(params);
     c->oom = c->halt = true;
@@ -342,6 +391,47 @@ static json_t *dep_params(const char *name, size_t len, const char *missing) {
     return o;
   json_decref(o);
   return NULL;
+}
+
+/* The uniqueItems error: params {i, j}, reusing a spare params object when there is one. */
+static bool fail_unique(vctx *c, const pseg *path, size_t di, size_t dj) {
+  api_schema_error *e = new_error(c, path);
+  if (!e) return false;
+  res_store *st = c->res->internal_;
+  json_t *o = take_spare(st, "uniqueItems");
+  json_t *i = o ? json_object_get(o, "i") : NULL, *j = o ? json_object_get(o, "j") : NULL;
+  if (o && json_object_size(o) == 2 && json_is_integer(i) && json_is_integer(j) &&
+      i->refcount == 1 && j->refcount == 1) {
+    json_integer_set(i, (json_int_t)di);
+    json_integer_set(j, (json_int_t)dj);
+  } else {
+    json_decref(o);
+    o = param1("i", json_integer((json_int_t)di));
+    if (o && json_object_set_new_nocheck(o, "j", json_integer((json_int_t)dj))) {
+      json_decref(o);
+      o = NULL;
+    }
+  }
+  char msg[128] = "must NOT have duplicate items (items ## ";
+  size_t n = strlen(msg);
+  n += utoa(msg + n, di);
+  memcpy(msg + n, " and ", 5);
+  n += 5;
+  n += utoa(msg + n, dj);
+  memcpy(msg + n, " are identical)", 16);
+  n += 15;
+  char *m = store_alloc(st, n + 1);
+  if (!m || !o) {
+    json_decref(o);
+    c->oom = c->halt = true;
+    return false;
+  }
+  memcpy(m, msg, n + 1);
+  e->keyword = "uniqueItems";
+  e->message = m;
+  e->params = o;
+  c->res->count++;
+  return false;
 }
 
 /* A one-member params object {name: value(stolen)}, without json_pack's format parsing. */
@@ -585,18 +675,7 @@ static bool v_array(vctx *c, const api_schema *s, const json_t *inst, const pseg
   size_t di, dj;
   if ((s->kw & KW_UNIQUE) && !unique_items(c, inst, &di, &dj)) {
     if (c->halt) return false;
-    json_t *params = param1("i", json_integer((json_int_t)di));
-    if (params && json_object_set_new_nocheck(params, "j", json_integer((json_int_t)dj))) {
-      json_decref(params);
-      params = NULL;
-    }
-    char nums[64];
-    size_t nl = utoa(nums, di);
-    memcpy(nums + nl, " and ", 5);
-    nl += 5;
-    nl += utoa(nums + nl, dj);
-    ok = fail_key(c, path, "uniqueItems", params, "must NOT have duplicate items (items ## ", nums,
-                  nl, " are identical)");
+    ok = fail_unique(c, path, di, dj);
     if (FAST(c)) return false;
   }
   if (!(s->kw & KW_ARRAY)) return ok;
@@ -693,8 +772,8 @@ static bool v_object(vctx *c, const api_schema *s, const json_t *inst, const pse
         json_decref(name);
         if (c->halt) return false;
         if (!good) {
-          ok = fail(c, path, "propertyNames", param1("propertyName", key_value(key, klen)),
-                    "property name '%.*s' is invalid", (int)(klen > 200 ? 200 : klen), key);
+          ok = fail_key(c, path, "propertyNames", "propertyName", "property name '", key, klen,
+                        "' is invalid");
           if (FAST(c)) return false;
         }
       }
@@ -732,8 +811,7 @@ static bool v_object(vctx *c, const api_schema *s, const json_t *inst, const pse
       if (!matched && s->additional) {
         matched = true;
         if (s->additional->boolean == 0) {
-          good = ok = fail_key(c, path, "additionalProperties",
-                               param1("additionalProperty", key_value(key, klen)),
+          good = ok = fail_key(c, path, "additionalProperties", "additionalProperty",
                                "must NOT have additional properties ('", key, klen, "')");
           if (FAST(c)) return false;
         } else if (!v_node(c, s->additional, val, &seg, NULL)) {
@@ -902,8 +980,7 @@ static bool v_unevaluated(vctx *c, const api_schema *s, const json_t *inst, cons
       size_t klen = json_object_iter_key_len(it);
       pseg seg = {path, key, klen};
       if (s->unevaluated_props->boolean == 0) {
-        ok = fail_key(c, path, "unevaluatedProperties",
-                      param1("unevaluatedProperty", key_value(key, klen)),
+        ok = fail_key(c, path, "unevaluatedProperties", "unevaluatedProperty",
                       "must NOT have unevaluated properties ('", key, klen, "')");
       } else if (!v_node(c, s->unevaluated_props, json_object_iter_value(it), &seg, NULL)) {
         ok = false;
@@ -983,6 +1060,7 @@ void api_schema_result_free(api_schema_result *res) {
   result_reset(res);
   res_store *st = res->internal_;
   if (st) {
+    for (size_t i = 0; i < st->n_spare; i++) json_decref(st->spare[i]);
     for (str_chunk *c = st->chunks, *next; c; c = next) {
       next = c->next;
       api__free(c);

@@ -747,3 +747,39 @@ Test(schema, dynamic_params) {
                    "must NOT have duplicate items (items ## 1 and 3 are identical)");
   json_decref(d);
 }
+
+/* A reused result recycles per-instance params, but never ones the caller still holds. */
+Test(schema, reused_result_keeps_held_params) {
+  api_schema *s = compile(
+      "{\"additionalProperties\":false,\"uniqueItems\":true,"
+      "\"items\":{\"uniqueItems\":true}}");
+  api_schema_result res = API_SCHEMA_RESULT_INIT;
+  json_t *a = doc("{\"x\":1}"), *b = doc("{\"yy\":1}"), *u1 = doc("[[1,1],[2,3,2]]");
+  cr_assert_eq(api_schema_validate(s, a, &res), API_EVALIDATION);
+  json_t *held = json_incref(res.errors[0].params);
+  cr_assert_eq(api_schema_validate(s, b, &res), API_EVALIDATION);
+  cr_assert_str_eq(json_string_value(json_object_get(held, "additionalProperty")), "x");
+  cr_assert_str_eq(json_string_value(json_object_get(res.errors[0].params, "additionalProperty")),
+                   "yy");
+  cr_assert_str_eq(res.errors[0].message, "must NOT have additional properties ('yy')");
+  for (int round = 0; round < 3; round++) {
+    cr_assert_eq(api_schema_validate(s, round == 1 ? b : a, &res), API_EVALIDATION);
+    cr_assert_str_eq(json_string_value(json_object_get(res.errors[0].params, "additionalProperty")),
+                     round == 1 ? "yy" : "x");
+  }
+  cr_assert_eq(api_schema_validate(s, u1, &res), API_EVALIDATION);
+  cr_assert_eq(res.count, 2);
+  cr_assert_eq(json_integer_value(json_object_get(res.errors[1].params, "j")), 2);
+  cr_assert_eq(api_schema_validate(s, u1, &res), API_EVALIDATION);
+  cr_assert_eq(json_integer_value(json_object_get(res.errors[0].params, "j")), 1);
+  cr_assert_eq(json_integer_value(json_object_get(res.errors[1].params, "j")), 2);
+  cr_assert_str_eq(res.errors[1].message,
+                   "must NOT have duplicate items (items ## 0 and 2 are identical)");
+  cr_assert_str_eq(res.errors[1].path, "/1");
+  json_decref(held);
+  api_schema_result_free(&res);
+  json_decref(a);
+  json_decref(b);
+  json_decref(u1);
+  api_schema_free(s);
+}
