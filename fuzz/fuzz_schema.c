@@ -43,6 +43,9 @@ static void init(void) {
     if (api_schema_parse(&compiled[i], schemas[i], strlen(schemas[i]), NULL)) abort();
 }
 
+/* A result reused across inputs, so that its recycled storage and params are exercised too. */
+static api_schema_result reused = {.size = sizeof(api_schema_result), .max_errors = 20};
+
 static void check(const api_schema *s, const json_t *doc) {
   api_schema_result res = API_SCHEMA_RESULT_INIT;
   res.max_errors = 20;
@@ -50,6 +53,12 @@ static void check(const api_schema *s, const json_t *doc) {
   int fast = api_schema_validate(s, doc, NULL);
   if ((full == 0) != (fast == 0)) abort();
   if (full == API_EVALIDATION && res.count == 0) abort();
+  if (api_schema_validate(s, doc, &reused) != full || reused.count != res.count) abort();
+  for (size_t i = 0; i < res.count; i++)
+    if (strcmp(res.errors[i].path, reused.errors[i].path) ||
+        strcmp(res.errors[i].message, reused.errors[i].message) ||
+        !json_equal(res.errors[i].params, reused.errors[i].params))
+      abort();
   json_t *d = api_schema_result_details(&res);
   json_decref(d);
   api_schema_result_free(&res);
