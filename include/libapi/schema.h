@@ -140,12 +140,15 @@ LIBAPI_EXTERN int api_schema_validate(const api_schema *schema, const json_t *in
                                       api_schema_result *res);
 
 /**
- * Parse len bytes of JSON text and validate them, allocating the parsed document from a
- * per-thread arena that is reset afterwards (much faster than malloc for the many small nodes
- * of a JSON document). The first call installs libapi's jansson allocation functions with
- * json_set_alloc_funcs(): this must happen before any other code changes jansson's allocator,
- * and they pass through to malloc/free outside this call. Returns as api_schema_validate(), or
- * API_EBADJSON for text that is not JSON (api_last_error() says where).
+ * Parse len bytes of JSON text and validate them: the request-body seam. The text is parsed by a
+ * strict built-in parser (RFC 8259, UTF-8 checked, duplicate keys and NUL bytes in keys refused,
+ * nesting limited to 2048, integers beyond int64 refused) into a per-thread arena that is
+ * rewound afterwards, which is much faster than json_loadb() + json_decref(). The first call
+ * installs libapi's jansson allocation functions with json_set_alloc_funcs(), only if jansson
+ * still uses malloc/free (otherwise the document goes on the heap): they pass through to
+ * malloc/free except on a thread inside this call's parse window; do not change jansson's
+ * allocator afterwards. Returns as api_schema_validate(), or API_EBADJSON for text that is not
+ * JSON (api_last_error() gives the byte offset and the reason).
  * Thread: any, concurrently.
  */
 LIBAPI_EXTERN int api_schema_validate_text(const api_schema *schema, const char *json_text,
