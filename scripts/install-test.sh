@@ -13,6 +13,13 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 libdir=$(dirname "$(find "$prefix" -name libapi.pc)")/..
 export PKG_CONFIG_PATH=$libdir/pkgconfig LD_LIBRARY_PATH=$libdir
 ls "$prefix/include/libapi/api.h" "$libdir"/libapi.so.* "$libdir"/libapi.a >/dev/null
+# the command-line program is installed and works on its own
+echo '{"type":"integer"}' >"$work/s.json"
+echo 5 | "$prefix/bin/libapi" schema validate "$work/s.json" -
+if echo '"x"' | "$prefix/bin/libapi" schema validate "$work/s.json" - >/dev/null; then
+  echo "libapi schema validate accepted an invalid document"
+  exit 1
+fi
 
 try() { # binary: start it on a free port, GET /, expect the greeting
   local port=$((20000 + RANDOM % 20000))

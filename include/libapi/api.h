@@ -12,6 +12,7 @@
 #include "request.h"
 #include "response.h"
 #include "router.h"
+#include "schema.h"
 #include "server.h"
 #include "test.h"
 
