@@ -37,8 +37,9 @@ static void to_error(api_req *req, int err, const char *message) {
 /* A step that claims to have answered without setting anything is a bug in that step. */
 static void check_answered(api_req *req, const char *what) {
   if (req->res.touched) return;
-  fprintf(stderr, "libapi: %s for %s %s returned without setting a response\n", what,
-          req->head.method, req->route ? req->route->pattern : req->head.path);
+  api_log(req->worker->app->logger, API_LOG_ERROR, "returned without setting a response",
+          API_LOG_STR("what", what), API_LOG_STR("method", api_req_method(req)),
+          API_LOG_STR("route", req->route ? req->route->pattern : api_req_path(req)));
   to_error(req, API_EINTERNAL, NULL);
 }
 
@@ -192,7 +193,9 @@ void api__pipeline_abandon(api_req *req) {
     api_after_work_fn after = req->after;
     req->after = NULL;
     if (after(req, &req->res, req->after_data) == API_ASYNC)
-      fprintf(stderr, "libapi: a timed-out request suspended again; it is dropped\n");
+      api_log(req->worker->app->logger, API_LOG_ERROR,
+              "a timed-out request suspended again; it is dropped",
+              API_LOG_STR("method", api_req_method(req)));
   }
 }
 

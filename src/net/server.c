@@ -200,11 +200,15 @@ int api_app_run(api_app *app) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
   }
-  fprintf(stderr, "libapi: listening on http://%s:%d (%d workers)\n", app->cfg.host, srv->port,
-          app->cfg.workers);
+  char url[300];
+  snprintf(url, sizeof(url), "http://%s%s%s:%d", strchr(app->cfg.host, ':') ? "[" : "",
+           app->cfg.host, strchr(app->cfg.host, ':') ? "]" : "", srv->port);
+  api_log(app->logger, API_LOG_INFO, "listening", API_LOG_STR("url", url),
+          API_LOG_INT("workers", app->cfg.workers));
   int sig = 0;
   sigwait(&set, &sig);
-  fprintf(stderr, "libapi: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  api_log(app->logger, API_LOG_INFO, "shutting down",
+          API_LOG_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
   api_server_stop(srv);
   api_server_wait(srv);
   api_server_free(srv);

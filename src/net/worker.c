@@ -80,8 +80,9 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
   api__worker *w = arg;
   for (int k = 0; k < API__T_COUNT; k++) close_list(w, k);
   if (w->nconns)
-    fprintf(stderr, "libapi: shutdown deadline passed; waiting for %u suspended request(s)\n",
-            w->nconns);
+    api_log(w->app->logger, API_LOG_WARN,
+            "shutdown deadline passed; waiting for suspended requests",
+            API_LOG_UINT("requests", w->nconns));
   maybe_exit(w);
 }
 
@@ -134,7 +135,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         /* Out of descriptors or memory: stop accepting until the next tick rather than spin on a
          * listener that stays readable. Connections already open keep being served. */
-        fprintf(stderr, "libapi: accept: %s; pausing accepts\n", strerror(errno));
+        api_log(w->app->logger, API_LOG_ERROR, "accept failed; pausing accepts",
+                API_LOG_STR("error", strerror(errno)));
         event_del(w->listen_ev);
         w->accept_paused = true;
       }
