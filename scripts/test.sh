@@ -5,6 +5,7 @@
 #   3. install into a temporary prefix; build examples/hello.c out of the tree with pkg-config and
 #      with CMake's find_package(libapi); start it and send it a request
 #   4. every libFuzzer target for FUZZ_SECONDS (default 20) each
+#   5. every C file is clang-formatted
 # Prints a closing line "summary: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +76,11 @@ else
   failed=$((failed + 1))
 fi
 if stage "fuzz each target for ${fuzz_seconds}s" scripts/fuzz.sh "$fuzz_seconds"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
+if stage "formatting" scripts/check-format.sh; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))

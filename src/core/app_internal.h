@@ -75,15 +75,15 @@ struct api_app {
   api__mw *mws, **mws_tail;
   api__chain chain; /* the app's hooks alone: unrouted requests and parser errors */
   api__on_free *on_free;
-  api_logger *logger; /* api_app_logger() */
+  api_logger *logger;          /* api_app_logger() */
   struct api_metrics *metrics; /* api_app_metrics() */
   struct api_health *health;   /* api_app_health() */
   struct api_server *server;   /* while one runs it */
-  int config_err; /* first registration error, refused by api_server_start */
+  int config_err;              /* first registration error, refused by api_server_start */
   char config_msg[256];
   atomic_bool running;
   atomic_bool draining; /* its server is shutting down: readiness fails */
-  bool frozen; /* a server has started for it: routes are read-only from then on */
+  bool frozen;          /* a server has started for it: routes are read-only from then on */
 };
 
 int api__mw_append(api__mw ***tail, const api_middleware *mw);

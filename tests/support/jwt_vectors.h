@@ -140,8 +140,7 @@ static inline api_jwt_keyset *hs_keyset(const char *alg, size_t len, const char 
 
 /* A token over exact header and payload text, signed with key i of ks. */
 __attribute__((noinline, unused)) static char *make_token(const api_jwt_keyset *ks, size_t i,
-                                                           const char *header,
-                                                           const char *payload) {
+                                                          const char *header, const char *payload) {
   char *tok = NULL;
   int rc = api__jws_sign(&tok, ks->keys[i], header, strlen(header), payload, strlen(payload));
   if (rc != 0) cr_assert_fail("signing failed: %s", api_last_error());
