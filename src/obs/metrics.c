@@ -178,6 +178,7 @@ static void metric_free(api__metric *x) {
   api__free(x->labels);
   api__free((void *)x->slots);
   api__free(x->bounds);
+  api__free(x->le);
   api__free(x->name);
   api__free(x->help);
   pthread_mutex_destroy(&x->mu);
@@ -321,6 +322,10 @@ int api__metrics_add(api_metrics *m, api__mkind kind, const api_metric_opts *opt
     x->bounds = api__malloc(x->nbuckets * sizeof(double));
     if (!x->bounds) goto nomem;
     memcpy(x->bounds, b, x->nbuckets * sizeof(double));
+    x->le = api__malloc((x->nbuckets + 1) * sizeof(*x->le));
+    if (!x->le) goto nomem;
+    for (size_t i = 0; i <= x->nbuckets; i++)
+      api__metrics_fmt(x->le[i], i < x->nbuckets ? x->bounds[i] : INFINITY);
   }
   if (kind != API__M_CALLBACK_COUNTER && kind != API__M_CALLBACK_GAUGE) {
     if (nlabels) {
