@@ -120,12 +120,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_metrics: counter is %.0f, expected %.0f\n", total, want);
     return 1;
   }
-  char *text;
-  size_t len;
-  double t0 = now();
-  api_metrics_render(m, &text, &len);
-  printf("render of 402 series: %zu bytes, %.3f ms\n", len, (now() - t0) * 1e3);
-  api_metrics_text_free(text);
+  double best = 0;
+  size_t len = 0;
+  for (int r = 0; r < reps; r++) {
+    char *text;
+    double t0 = now();
+    if (api_metrics_render(m, &text, &len)) return 1;
+    double t = now() - t0;
+    if (r == 0 || t < best) best = t;
+    api_metrics_text_free(text);
+  }
+  printf("render of 402 series: %zu bytes, %.3f ms\n", len, best * 1e3);
   api_metrics_free(m);
   return 0;
 }

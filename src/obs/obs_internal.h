@@ -25,6 +25,9 @@ typedef struct api__metric api__metric;
  * that threads recording on one series do not slow down lookups, which read only the metadata. */
 #define API__LINE 64
 
+/* Room for a number formatted by api__metrics_fmt(), NUL included. */
+#define API__FMT_SIZE 40
+
 /* One series. Values are atomics, read and written relaxed: nothing else is published through
  * them. Memory: the struct, then the label values (pointers and copies), then, line-aligned, the
  * histogram's bucket counts. */
@@ -59,6 +62,7 @@ struct api__metric {
   _Atomic size_t nseries; /* read without the lock to refuse quickly once the bound is reached */
 
   /* Creation and rendering only. */
+  char (*le)[API__FMT_SIZE]; /* histograms: the bounds as text, then "+Inf" */
   char *name;
   char *help;
   char **labels;
@@ -86,7 +90,6 @@ int api__metrics_add(api_metrics *m, api__mkind kind, const api_metric_opts *opt
 /* Format v in a form Prometheus parses: integers exactly, others in the shortest of 15..17
  * significant digits that reads back to the same double, "+Inf", "-Inf", "NaN", whatever the
  * LC_NUMERIC locale. NUL-terminates out; returns the length. */
-#define API__FMT_SIZE 40
 size_t api__metrics_fmt(char out[API__FMT_SIZE], double v);
 
 /* The length of the valid UTF-8 sequence at s (n > 0 bytes available), 0 if there is none. */

@@ -68,21 +68,21 @@ static bool append_escaped(api__buf *b, const char *s, bool quote) {
   }
 }
 
-/* name{l1="v1",...[,le="bound"]} where the label set may be empty. */
-static bool append_labels(api__buf *b, const api__metric *x, const api_series *s, const char *le) {
-  if (!x->nlabels && !le) return true;
-  if (!APPEND(b, "{")) return false;
+/* l1="v1",l2="v2" (nothing for a metric without labels). */
+static bool append_label_pairs(api__buf *b, const api__metric *x, const api_series *s) {
   for (size_t i = 0; i < x->nlabels; i++) {
     if (i && !APPEND(b, ",")) return false;
     if (!append_str(b, x->labels[i]) || !APPEND(b, "=\"") ||
         !append_escaped(b, s->values[i], true) || !APPEND(b, "\""))
       return false;
   }
-  if (le) {
-    if (x->nlabels && !APPEND(b, ",")) return false;
-    if (!APPEND(b, "le=\"") || !append_str(b, le) || !APPEND(b, "\"")) return false;
-  }
-  return APPEND(b, "}");
+  return true;
+}
+
+/* {l1="v1",...} or nothing for a metric without labels. */
+static bool append_labels(api__buf *b, const api__metric *x, const api_series *s) {
+  if (!x->nlabels) return true;
+  return APPEND(b, "{") && append_label_pairs(b, x, s) && APPEND(b, "}");
 }
 
 static bool append_header(api__buf *b, const char *name, const char *help, const char *type) {
@@ -94,32 +94,39 @@ static bool append_header(api__buf *b, const char *name, const char *help, const
 static bool render_counter(api__buf *b, const api__metric *x, api_series *s) {
   uint64_t i = atomic_load_explicit(&s->ival, memory_order_relaxed);
   uint64_t bits = atomic_load_explicit(&s->bits, memory_order_relaxed);
-  if (!append_str(b, x->name) || !append_labels(b, x, s, NULL) || !APPEND(b, " ")) return false;
+  if (!append_str(b, x->name) || !append_labels(b, x, s) || !APPEND(b, " ")) return false;
   bool ok = bits == 0 ? append_u64(b, i) : append_double(b, (double)i + api__bits_double(bits));
   return ok && APPEND(b, "\n");
 }
 
 static bool render_gauge(api__buf *b, const api__metric *x, api_series *s) {
   double v = api__bits_double(atomic_load_explicit(&s->bits, memory_order_relaxed));
-  return append_str(b, x->name) && append_labels(b, x, s, NULL) && APPEND(b, " ") &&
+  return append_str(b, x->name) && append_labels(b, x, s) && APPEND(b, " ") &&
          append_double(b, v) && APPEND(b, "\n");
 }
 
-static bool render_histogram(api__buf *b, const api__metric *x, api_series *s) {
+/* The label pairs are escaped once into scratch, then copied into each of the series' lines. */
+static bool render_histogram(api__buf *b, const api__metric *x, api_series *s, api__buf *scratch) {
+  scratch->len = 0;
+  if (!append_label_pairs(scratch, x, s) || (x->nlabels && !APPEND(scratch, ","))) return false;
+  size_t name_len = strlen(x->name);
   uint64_t total = 0;
   for (size_t i = 0; i <= x->nbuckets; i++) {
     total += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
-    char le[API__FMT_SIZE];
-    api__metrics_fmt(le, i < x->nbuckets ? x->bounds[i] : INFINITY);
-    if (!append_str(b, x->name) || !APPEND(b, "_bucket") || !append_labels(b, x, s, le) ||
-        !APPEND(b, " ") || !append_u64(b, total) || !APPEND(b, "\n"))
+    if (!api__buf_append(b, x->name, name_len) || !APPEND(b, "_bucket{") ||
+        !api__buf_append(b, scratch->data, scratch->len) || !APPEND(b, "le=\"") ||
+        !append_str(b, x->le[i]) || !APPEND(b, "\"} ") || !append_u64(b, total) || !APPEND(b, "\n"))
       return false;
   }
+  if (x->nlabels) scratch->len--; /* the trailing comma */
+  const char *open = x->nlabels ? "{" : "", *close = x->nlabels ? "}" : "";
   double sum = api__bits_double(atomic_load_explicit(&s->bits, memory_order_relaxed));
-  return append_str(b, x->name) && APPEND(b, "_sum") && append_labels(b, x, s, NULL) &&
-         APPEND(b, " ") && append_double(b, sum) && APPEND(b, "\n") && append_str(b, x->name) &&
-         APPEND(b, "_count") && append_labels(b, x, s, NULL) && APPEND(b, " ") &&
-         append_u64(b, total) && APPEND(b, "\n");
+  return api__buf_append(b, x->name, name_len) && APPEND(b, "_sum") && append_str(b, open) &&
+         api__buf_append(b, scratch->data, scratch->len) && append_str(b, close) &&
+         APPEND(b, " ") && append_double(b, sum) && APPEND(b, "\n") &&
+         api__buf_append(b, x->name, name_len) && APPEND(b, "_count") && append_str(b, open) &&
+         api__buf_append(b, scratch->data, scratch->len) && append_str(b, close) &&
+         APPEND(b, " ") && append_u64(b, total) && APPEND(b, "\n");
 }
 
 static const char *type_name(api__mkind k) {
@@ -134,7 +141,7 @@ static const char *type_name(api__mkind k) {
   }
 }
 
-static bool render_metric(api__buf *b, api__metric *x) {
+static bool render_metric(api__buf *b, api__metric *x, api__buf *scratch) {
   if (!append_header(b, x->name, x->help, type_name(x->kind))) return false;
   if (x->kind == API__M_CALLBACK_COUNTER || x->kind == API__M_CALLBACK_GAUGE) {
     double v = x->read(x->user_data);
@@ -148,7 +155,7 @@ static bool render_metric(api__buf *b, api__metric *x) {
     else if (x->kind == API__M_GAUGE)
       ok = render_gauge(b, x, s);
     else
-      ok = render_histogram(b, x, s);
+      ok = render_histogram(b, x, s, scratch);
   }
   pthread_mutex_unlock(&x->mu);
   return ok;
@@ -173,12 +180,13 @@ int api_metrics_render(api_metrics *m, char **out, size_t *len) {
   *out = NULL;
   if (len) *len = 0;
   if (!m) return api__fail(API_EINVAL, "metrics: no registry");
-  api__buf b = {0};
-  bool ok = api__buf_reserve(&b, 4096);
+  api__buf b = {0}, scratch = {0};
+  bool ok = api__buf_reserve(&b, 4096) && api__buf_reserve(&scratch, 256);
   pthread_mutex_lock(&m->mu);
-  for (api__metric *x = m->first; x && ok; x = x->next) ok = render_metric(&b, x);
+  for (api__metric *x = m->first; x && ok; x = x->next) ok = render_metric(&b, x, &scratch);
   ok = ok && render_dropped(&b, m);
   pthread_mutex_unlock(&m->mu);
+  api__buf_free(&scratch);
   if (!ok || !api__buf_append(&b, "", 1)) {
     api__buf_free(&b);
     return api__fail(API_ENOMEM, "metrics: out of memory while rendering");
