@@ -685,6 +685,8 @@ typedef struct api_refresh_memstore api_refresh_memstore;
  * A new in-memory store holding at most max_records records (0: 100,000), used ones included.
  * When full, an insert first drops expired records, then the used records kept for reuse
  * detection (oldest expiry first); if only active tokens remain it fails with API_EUNAVAILABLE.
+ * api_refresh_rotate() stores the new token before consuming the old one (so that reuse
+ * detection cannot miss it), so it too needs room for one more record.
  * @return 0; API_ENOMEM.
  * Ownership: *out is the caller's; free it with api_refresh_memstore_free().
  * Thread: every function is safe from any thread (one mutex).

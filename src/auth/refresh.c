@@ -95,20 +95,29 @@ int api_refresh_rotate(const api_refresh_store *store, const char *token,
   unsigned char h[API_REFRESH_HASH_LEN];
   if (token_hash(h, token) != 0) return API_EUNAUTHORIZED;
   long long now = now_of(opts);
-  api_refresh_record rec;
-  int rc = store->consume(store->ctx, h, now, &rec);
-  if (rc == API_ECONFLICT) {
-    /* reuse: revoke the family, whoever asks */
-    int r2 = store->revoke_family(store->ctx, rec.family);
-    return r2 ? r2 : API_EUNAUTHORIZED;
-  }
+  /* The new token is stored before the old one is consumed: whoever reuses the old token does so
+   * after the winner's consume, so the family revocation it triggers also removes the winner's
+   * new token, whatever the interleaving. */
+  api_refresh_record old, rec;
+  int rc = store->lookup(store->ctx, h, &old);
   if (rc == API_ENOTFOUND) return API_EUNAUTHORIZED;
   if (rc) return rc;
-  if (now >= rec.family_expires_at) return API_EUNAUTHORIZED;
+  if (now >= old.family_expires_at || now >= old.expires_at) return API_EUNAUTHORIZED;
+  rec = old;
   rec.subject[API_REFRESH_SUBJECT_MAX - 1] = '\0';
-  if ((rc = put(store, &rec, now, opts, out)) != 0) return rc;
-  if (subject_out) memcpy(subject_out, rec.subject, strlen(rec.subject) + 1);
-  return 0;
+  char *tok;
+  if ((rc = put(store, &rec, now, opts, &tok)) != 0) return rc;
+  rc = store->consume(store->ctx, h, now, &old);
+  if (rc == 0) {
+    if (subject_out) memcpy(subject_out, rec.subject, strlen(rec.subject) + 1);
+    *out = tok;
+    return 0;
+  }
+  api_auth_string_free(tok);
+  int r2 = store->remove(store->ctx, rec.hash);
+  if (rc == API_ECONFLICT) r2 = store->revoke_family(store->ctx, old.family);
+  if (rc == API_ECONFLICT || rc == API_ENOTFOUND) return r2 ? r2 : API_EUNAUTHORIZED;
+  return rc;
 }
 
 int api_refresh_revoke(const api_refresh_store *store, const char *token, int family) {
