@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "support/client.h"
+#include "util/alloc.h"
 #include "util/b64url.h"
 
 static api_app *app;
@@ -464,4 +465,55 @@ Test(auth_jwt, set_principal_by_hand) {
   cr_assert_eq(api_req_has_role(NULL, "x"), 0);
   cr_assert_eq(api_req_has_scope(NULL, "x"), 0);
   cr_assert_eq(api_req_has_permission(NULL, NULL, "x"), 0);
+}
+
+/* Every allocation of each constructor may fail: API_ENOMEM, nothing leaks (ASan checks), and a
+ * later attempt succeeds. */
+Test(auth_jwt, constructors_under_allocation_failure) {
+  keys = random_keys();
+  cr_assert_eq(api_app_new(&app, NULL), 0);
+  static const char *const auds[] = {"a", "b", NULL};
+  api_api_key_record rec = {.id = "r",
+                            .prefix = "p",
+                            .hash =
+                                "00000000000000000000000000000000000000000000000000000000"
+                                "00000000",
+                            .roles = (const char *[]){"x", NULL}};
+  for (int which = 0; which < 4; which++) {
+    int ok = 0;
+    for (long n = 0; n < 40 && !ok; n++) {
+      api_middleware mw;
+      api_rbac *rb = NULL;
+      api__alloc_fail_nth(n);
+      int rc;
+      switch (which) {
+        case 0:
+          rc = api_mw_jwt(
+              app,
+              API_JWT_AUTH_OPTIONS(.keys = keys, .cookie = "c",
+                                   .verify =
+                                       API_JWT_VERIFY_OPTIONS(.issuer = "i", .audiences = auds,
+                                                              .required_claims = auds,
+                                                              .typ = "JWT")),
+              &mw);
+          break;
+        case 1:
+          rc = api_mw_require(app,
+                              API_REQUIRE(.roles = auds, .scopes = auds, .permissions = auds,
+                                          .rbac = (const api_rbac *)app),
+                              &mw);
+          break;
+        case 2:
+          rc = api_rbac_new(
+              app, (const api_role_permissions[]){{"r", auds}, {"s", auds}, {NULL, NULL}}, &rb);
+          break;
+        default:
+          rc = api_mw_api_key(app, API_API_KEY_OPTIONS(.records = &rec, .nrecords = 1), &mw);
+      }
+      api__alloc_fail_nth(-1);
+      cr_assert(rc == 0 || rc == API_ENOMEM, "constructor %d, allocation %ld: %d", which, n, rc);
+      ok = rc == 0;
+    }
+    cr_assert(ok, "constructor %d eventually succeeds", which);
+  }
 }
