@@ -430,7 +430,8 @@ typedef struct api_jwt_auth_options {
  * debug level, never to the client); 503 when verification ran out of memory. A valid token
  * sets the principal: subject from "sub" (a token without a string "sub" is refused), roles
  * from roles_claim, scopes from "scope" (a space-separated string) or else "scp" (an array of
- * strings, or a string), the claims; and api_req_set_user(req, sub).
+ * strings, or a string; at most 64 roles and 64 scopes are read), the claims; and
+ * api_req_set_user(req, sub).
  *
  * WWW-Authenticate is added in on_send (the error path rebuilds the response), to 401 responses
  * (and 400/403 answers of the auth middleware), errors returned by the handler included.
