@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include <libapi/common.h>
+#include <libapi/middleware.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -341,6 +342,363 @@ LIBAPI_EXTERN int api_password_verify(const char *password, const char *hash);
  * Thread: any; does not block.
  */
 LIBAPI_EXTERN int api_password_needs_rehash(const char *hash, int cost);
+
+/* ---- The principal: who made the request ---------------------------------------------------- */
+
+/** How a principal was authenticated (api_principal.method). */
+typedef enum api_auth_method {
+  API_AUTH_NONE = 0, /**< not set */
+  API_AUTH_BEARER,   /**< a JWT bearer token (api_mw_jwt); claims are set */
+  API_AUTH_API_KEY,  /**< an API key (api_mw_api_key); key_id and rate_limit_key are set */
+  API_AUTH_SESSION,  /**< a server-side session */
+  API_AUTH_OTHER,    /**< the application's own method */
+} api_auth_method;
+
+/**
+ * What an authenticated request carries: set by an authentication middleware (or by the
+ * application with api_req_set_principal()), read by guards (api_mw_require()) and handlers.
+ */
+typedef struct api_principal {
+  size_t size;                /**< sizeof(api_principal) */
+  api_auth_method method;     /**< how the request was authenticated */
+  const char *subject;        /**< who: the token's "sub", the API key's subject; never NULL */
+  const char *const *roles;   /**< NULL-terminated, never NULL (may be empty) */
+  const char *const *scopes;  /**< NULL-terminated, never NULL (may be empty) */
+  json_t *claims;             /**< bearer tokens: the verified claims (read-only); else NULL */
+  const char *key_id;         /**< API keys: the record's id; else NULL */
+  const char *rate_limit_key; /**< an identity for rate limiting ("key:<id>", "sub:<subject>") */
+} api_principal;
+
+/**
+ * The request's principal, or NULL when no authentication method accepted the request (no
+ * credentials, or a middleware in optional mode let an anonymous request through).
+ * Ownership: borrowed, valid until the response is sent. Thread: the request's.
+ */
+LIBAPI_EXTERN const api_principal *api_req_principal(const api_req *req);
+
+/**
+ * Authenticate the request as p, for an application's own authentication method: every string,
+ * list and the claims (a new reference) are copied into request memory, and api_req_set_user()
+ * is called with the subject (so logs and the access log name the user).
+ * @param req  the request
+ * @param p    the principal; size must be set, subject must not be NULL; roles, scopes NULL for
+ *             none; rate_limit_key NULL for "sub:<subject>"
+ * @return 0; API_EINVAL (NULL, bad size, NULL subject); API_ENOMEM.
+ * Ownership: p stays the caller's. Thread: the request's.
+ */
+LIBAPI_EXTERN int api_req_set_principal(api_req *req, const api_principal *p);
+
+/** 1 when the request's principal has role (compared exactly), else 0 (also unauthenticated). */
+LIBAPI_EXTERN int api_req_has_role(const api_req *req, const char *role);
+/** 1 when the request's principal has scope (compared exactly), else 0 (also unauthenticated). */
+LIBAPI_EXTERN int api_req_has_scope(const api_req *req, const char *scope);
+
+/* ---- Built-in middleware: JWT bearer tokens ----------------------------------------------------
+ */
+
+/** Options of api_mw_jwt(); build with API_JWT_AUTH_OPTIONS(.keys = ks, .verify = ...). */
+typedef struct api_jwt_auth_options {
+  size_t size;                /**< sizeof(api_jwt_auth_options), set by API_JWT_AUTH_OPTIONS */
+  const api_jwt_keyset *keys; /**< required; borrowed: it must outlive the app */
+  const api_jwt_verify_options *verify; /**< the claim checks; copied with its strings and
+                                             lists (now is ignored); NULL: defaults */
+  const char *realm;       /**< realm of the WWW-Authenticate challenge; default "api" */
+  const char *cookie;      /**< also read the token from this cookie when there is no
+                                Authorization header; NULL: header only */
+  const char *roles_claim; /**< claim holding the roles (array of strings, or one string);
+                                default "roles" */
+  int optional;            /**< non-zero: a request without a token passes as anonymous (guards
+                                still refuse it); a bad token is refused all the same */
+} api_jwt_auth_options;
+
+#define API_JWT_AUTH_OPTIONS(...) \
+  (&(const api_jwt_auth_options){.size = sizeof(api_jwt_auth_options), __VA_ARGS__})
+
+/**
+ * JWT bearer authentication (RFC 6750), in pre_handler: register it on the app or on a group (or
+ * before the guards in a route's .middleware list), so that it runs before api_mw_require().
+ *
+ * The token comes from `Authorization: Bearer <token>` (scheme case-insensitive, one or more
+ * spaces, then one b64token: [A-Za-z0-9-._~+/]+ followed by optional '='), else from the cookie
+ * named in opts. Refused with 400 and `WWW-Authenticate: Bearer realm="...",
+ * error="invalid_request"`: more than one Authorization field, a Bearer field without a token,
+ * with characters outside b64token, or with more than one token. Another scheme ("Basic ...") is
+ * not this middleware's: it counts as no token. No token: 401 with `WWW-Authenticate: Bearer
+ * realm="..."` (in optional mode the request goes on anonymous). A token api_jwt_verify()
+ * refuses: 401 with `WWW-Authenticate: Bearer realm="...", error="invalid_token",
+ * error_description="<api_jwt_error_description()>"` (the details go to the request's log at
+ * debug level, never to the client); 503 when verification ran out of memory. A valid token
+ * sets the principal: subject from "sub" (a token without a string "sub" is refused), roles
+ * from roles_claim, scopes from "scope" (a space-separated string) or else "scp" (an array of
+ * strings, or a string; at most 64 roles and 64 scopes are read), the claims; and
+ * api_req_set_user(req, sub).
+ *
+ * WWW-Authenticate is added in on_send (the error path rebuilds the response), to 401 responses
+ * (and 400/403 answers of the auth middleware), errors returned by the handler included.
+ * Returns 0; API_EINVAL (NULL arguments, bad size, no keys, a realm or claim name with '"', '\\'
+ * or control characters, bad verify options); API_ENOMEM.
+ * Ownership: options are copied, except keys (borrowed). The state is freed by api_app_free().
+ * Thread: configuration thread, before the server starts; read-only afterwards.
+ */
+LIBAPI_EXTERN int api_mw_jwt(api_app *app, const api_jwt_auth_options *opts, api_middleware *out);
+
+/* ---- Built-in middleware: guards (roles, scopes, permissions) ---------------------------------
+ */
+
+/** One role and the permissions it grants; an array of them ends with {NULL, NULL}. */
+typedef struct api_role_permissions {
+  const char *role;               /**< the role name */
+  const char *const *permissions; /**< NULL-terminated */
+} api_role_permissions;
+
+/**
+ * A role -> permissions map (role-based access control), owned by the app.
+ * Thread: immutable once built; shared by every worker.
+ */
+typedef struct api_rbac api_rbac;
+
+/**
+ * Builds a role -> permissions map from map (terminated by an entry with role NULL). A role may
+ * appear more than once (its permissions add up).
+ * @return 0; API_EINVAL (NULL, an empty role or permission name); API_ENOMEM.
+ * Ownership: everything is copied; *out belongs to app (freed by api_app_free()).
+ * Thread: configuration thread.
+ */
+LIBAPI_EXTERN int api_rbac_new(api_app *app, const api_role_permissions *map, api_rbac **out);
+
+/**
+ * 1 when one of the request principal's roles grants permission in rbac, else 0 (also for an
+ * unauthenticated request or a NULL argument). Thread: the request's.
+ */
+LIBAPI_EXTERN int api_req_has_permission(const api_req *req, const api_rbac *rbac,
+                                         const char *permission);
+
+/** Options of api_mw_require(); build with API_REQUIRE(.roles = (const char *[]){"admin", NULL}).
+ */
+typedef struct api_require_options {
+  size_t size;                    /**< sizeof(api_require_options), set by API_REQUIRE */
+  const char *const *roles;       /**< NULL-terminated roles; NULL: none */
+  const char *const *scopes;      /**< NULL-terminated scopes; NULL: none */
+  const char *const *permissions; /**< NULL-terminated permissions, checked through rbac */
+  const api_rbac *rbac;           /**< required with permissions; borrowed (the app owns it) */
+  int any;                        /**< 0: every listed role, scope and permission is needed;
+                                       non-zero: any one of them is enough */
+} api_require_options;
+
+#define API_REQUIRE(...) \
+  (&(const api_require_options){.size = sizeof(api_require_options), __VA_ARGS__})
+
+/**
+ * A guard (pre_handler) for any authentication method: a request without a principal is refused
+ * with 401 (plus the challenges of the authentication middleware that ran), a principal without
+ * what opts requires with 403. For bearer tokens the 403 carries `WWW-Authenticate: Bearer
+ * realm="...", error="insufficient_scope"` plus `scope="<the required scopes>"` when scopes are
+ * required (RFC 6750 3.1). With nothing required, the guard only demands authentication.
+ * Register it after the authentication middleware (a route's .middleware, or a group).
+ * Returns 0; API_EINVAL (NULL arguments, bad size, permissions without rbac, an empty name or
+ * one with '"', '\\' or control characters); API_ENOMEM.
+ * Ownership: names are copied; rbac is borrowed. Thread: as api_mw_jwt().
+ */
+LIBAPI_EXTERN int api_mw_require(api_app *app, const api_require_options *opts,
+                                 api_middleware *out);
+
+/* ---- Built-in middleware: API keys ------------------------------------------------------------
+ */
+
+/** The length of a key hash: 64 lower-case hex digits (SHA-256 or HMAC-SHA-256). */
+#define API_API_KEY_HASH_LEN 64
+
+/**
+ * One API key as the server stores it: never the key, only its hash. Keys look like
+ * "<prefix>_<secret>"; the prefix ([A-Za-z0-9-], 1 to 64 characters, no '_') is public and names
+ * the record, the secret is random.
+ */
+typedef struct api_api_key_record {
+  const char *id;             /**< the record's id (e.g. a database id); required */
+  const char *prefix;         /**< the key's public prefix; unique among the records; required */
+  const char *hash;           /**< api_api_key_hash() of the whole key; required */
+  const char *subject;        /**< the principal's subject; NULL: id */
+  const char *const *roles;   /**< NULL-terminated; NULL: none */
+  const char *const *scopes;  /**< NULL-terminated; NULL: none */
+  const char *rate_limit_key; /**< the principal's rate_limit_key; NULL: "key:<id>" */
+} api_api_key_record;
+
+/** Options of api_mw_api_key(); build with API_API_KEY_OPTIONS(.records = r, .nrecords = n). */
+typedef struct api_api_key_options {
+  size_t size;                       /**< set by API_API_KEY_OPTIONS */
+  const api_api_key_record *records; /**< the keys; copied */
+  size_t nrecords;                   /**< how many */
+  const char *header;                /**< the request header; default "X-API-Key" */
+  const char *query_param;           /**< also accept the key in this query parameter (it
+                                          ends up in proxy and browser logs: avoid); NULL: no */
+  const void *pepper;                /**< HMAC-SHA-256 key the hashes were made with; NULL:
+                                          plain SHA-256; copied */
+  size_t pepper_len;                 /**< its length (at least 16 bytes when set) */
+  const char *realm;                 /**< realm of `WWW-Authenticate: ApiKey realm="..."`;
+                                          default "api" */
+  int optional;                      /**< non-zero: no key passes as anonymous */
+} api_api_key_options;
+
+#define API_API_KEY_OPTIONS(...) \
+  (&(const api_api_key_options){.size = sizeof(api_api_key_options), __VA_ARGS__})
+
+/**
+ * API key authentication, in pre_handler. The key comes from the header (exactly one field), or
+ * when configured and there is no header, from the query parameter (exactly one). Its prefix
+ * selects the record; the hash of the key is compared with the record's with CRYPTO_memcmp. An
+ * unknown prefix is hashed and compared against a dummy record all the same, so that timing
+ * says little about which prefixes exist; both are answered alike: 401 with `WWW-Authenticate:
+ * ApiKey realm="..."`, as is a missing key (unless optional). Keys longer than 512 bytes are
+ * refused before hashing. A matching key sets the principal (method API_AUTH_API_KEY, subject,
+ * roles, scopes, key_id, rate_limit_key) and api_req_set_user(req, subject). The key itself is
+ * never logged or copied into the request's state.
+ * Returns 0; API_EINVAL (bad options: a record with a missing id, prefix or hash, a malformed
+ * prefix or hash, a duplicate prefix, a pepper under 16 bytes, a malformed header name);
+ * API_ENOMEM. Ownership: everything is copied. Thread: as api_mw_jwt().
+ */
+LIBAPI_EXTERN int api_mw_api_key(api_app *app, const api_api_key_options *opts,
+                                 api_middleware *out);
+
+/**
+ * Mints a new API key "<prefix>_<secret>" (secret: 32 random bytes in base64url) and its hash
+ * (SHA-256, lower-case hex) to store in an api_api_key_record. Show the key to its owner once;
+ * store only the hash. For a peppered store, hash the key again with api_api_key_hash().
+ * @param prefix    the record's public prefix ([A-Za-z0-9-], 1..64), or NULL for a random one
+ *                  (12 hex digits; read it back as the part of the key before '_')
+ * @param key_out   receives the key
+ * @param hash_out  receives its hash
+ * @return 0; API_EINVAL (NULL outputs, bad prefix); API_ENOMEM; API_ESYS (no randomness).
+ * Ownership: both strings are the caller's; free them with api_auth_string_free(). Thread: any.
+ */
+LIBAPI_EXTERN int api_api_key_generate(const char *prefix, char **key_out, char **hash_out);
+
+/**
+ * The hash of key as api_mw_api_key() compares it: SHA-256, or HMAC-SHA-256 with pepper when
+ * pepper is not NULL, in lower-case hex.
+ * @return 0; API_EINVAL (NULL key or out); API_ENOMEM; API_EINTERNAL (the crypto library).
+ * Ownership: *out is the caller's; free it with api_auth_string_free(). Thread: any.
+ */
+LIBAPI_EXTERN int api_api_key_hash(char **out, const char *key, const void *pepper,
+                                   size_t pepper_len);
+
+/* ---- Refresh tokens -----------------------------------------------------------------------------
+ */
+
+/** Bytes of a refresh token's hash (SHA-256) and of a family id. */
+#define API_REFRESH_HASH_LEN 32
+#define API_REFRESH_FAMILY_LEN 16
+/** The longest subject a refresh token carries, NUL included. */
+#define API_REFRESH_SUBJECT_MAX 256
+
+/** A refresh token as a store keeps it: its hash, never the token. */
+typedef struct api_refresh_record {
+  unsigned char hash[API_REFRESH_HASH_LEN];     /**< SHA-256 of the token text */
+  unsigned char family[API_REFRESH_FAMILY_LEN]; /**< the login it descends from */
+  char subject[API_REFRESH_SUBJECT_MAX];        /**< the user, NUL-terminated */
+  long long expires_at;                         /**< Unix time after which it is refused */
+  long long family_expires_at; /**< absolute end of the family (no rotation goes past it) */
+} api_refresh_record;
+
+/**
+ * Where refresh tokens live: a table of functions over ctx, so that a shared store (Redis, SQL)
+ * can implement it. Each function returns 0 or a negative api_err, and must be atomic with
+ * respect to the others (consume in particular: two concurrent consumes of one token must not
+ * both return 0). Build one with API_REFRESH_STORE(...).
+ */
+typedef struct api_refresh_store {
+  size_t size; /**< sizeof(api_refresh_store), set by API_REFRESH_STORE */
+  /** Add rec. API_EEXIST if its hash is there; API_EUNAVAILABLE when the store is full. */
+  int (*insert)(void *ctx, const api_refresh_record *rec);
+  /**
+   * Use the token whose hash is hash at time now: if it is active and not expired, mark it used
+   * (keeping it, to detect reuse, until it expires), copy it to *out and return 0. If it was
+   * already used, copy it to *out and return API_ECONFLICT. Unknown, revoked or expired:
+   * API_ENOTFOUND.
+   */
+  int (*consume)(void *ctx, const unsigned char *hash, long long now, api_refresh_record *out);
+  /** Copy the record of hash to *out without changing it: 0 or API_ENOTFOUND. */
+  int (*lookup)(void *ctx, const unsigned char *hash, api_refresh_record *out);
+  /** Remove every record of family (used ones included). 0 even when there was none. */
+  int (*revoke_family)(void *ctx, const unsigned char *family);
+  /** Remove the record of hash. 0 even when there was none. */
+  int (*remove)(void *ctx, const unsigned char *hash);
+  void *ctx; /**< passed to every function */
+} api_refresh_store;
+
+#define API_REFRESH_STORE(...) \
+  (&(const api_refresh_store){.size = sizeof(api_refresh_store), __VA_ARGS__})
+
+/** Options of api_refresh_issue() and api_refresh_rotate(). */
+typedef struct api_refresh_options {
+  size_t size;          /**< set by API_REFRESH_OPTIONS */
+  long long ttl;        /**< lifetime of each token, seconds; 0: 14 days */
+  long long family_ttl; /**< lifetime of a login, across rotations; 0: 90 days */
+  long long now;        /**< the current Unix time; 0: the system clock (tests set it) */
+} api_refresh_options;
+
+#define API_REFRESH_OPTIONS(...) \
+  (&(const api_refresh_options){.size = sizeof(api_refresh_options), __VA_ARGS__})
+
+/**
+ * Issues the first refresh token of a new login (a new family) for subject: 256 random bits in
+ * base64url (43 characters). The store keeps only its SHA-256.
+ * @param store    the store
+ * @param subject  the user, 1 to API_REFRESH_SUBJECT_MAX - 1 bytes
+ * @param opts     lifetimes, or NULL for defaults
+ * @param out      receives the token
+ * @return 0; API_EINVAL; API_ENOMEM; API_ESYS (no randomness); the store's error
+ *         (API_EUNAVAILABLE when full).
+ * Ownership: *out is the caller's; free it with api_auth_string_free(). Thread: any (the store
+ * must be thread-safe, as the in-memory one is).
+ */
+LIBAPI_EXTERN int api_refresh_issue(const api_refresh_store *store, const char *subject,
+                                    const api_refresh_options *opts, char **out);
+
+/**
+ * Uses a refresh token: on success it is invalidated and a new token of the same family is
+ * returned (its expiry is now + ttl, capped by the family's end). If token was already used (a
+ * copy was stolen, or the client retried), the whole family is revoked: the thief's and the
+ * user's tokens alike, and API_EUNAUTHORIZED is returned.
+ * @param store         the store
+ * @param token         the token the client sent
+ * @param opts          lifetimes, or NULL
+ * @param out           receives the new token
+ * @param subject_out   if not NULL, receives the subject (API_REFRESH_SUBJECT_MAX bytes)
+ * @return 0; API_EUNAUTHORIZED (unknown, malformed, expired, revoked or reused token);
+ *         API_EINVAL (NULL arguments); API_ENOMEM; the store's error.
+ * Ownership: *out is the caller's; free it with api_auth_string_free(). Thread: any.
+ */
+LIBAPI_EXTERN int api_refresh_rotate(const api_refresh_store *store, const char *token,
+                                     const api_refresh_options *opts, char **out,
+                                     char *subject_out);
+
+/**
+ * Logout: removes token, or with family non-zero every token of its family (used ones
+ * included). An unknown or malformed token is not an error (logging out twice is fine).
+ * @return 0; API_EINVAL (NULL); the store's error. Thread: any.
+ */
+LIBAPI_EXTERN int api_refresh_revoke(const api_refresh_store *store, const char *token, int family);
+
+/** The in-memory refresh store (one process only: a restart forgets every token). */
+typedef struct api_refresh_memstore api_refresh_memstore;
+
+/**
+ * A new in-memory store holding at most max_records records (0: 100,000), used ones included.
+ * When full, an insert first drops expired records, then the used records kept for reuse
+ * detection (oldest expiry first); if only active tokens remain it fails with API_EUNAVAILABLE.
+ * api_refresh_rotate() stores the new token before consuming the old one (so that reuse
+ * detection cannot miss it), so it too needs room for one more record.
+ * @return 0; API_ENOMEM.
+ * Ownership: *out is the caller's; free it with api_refresh_memstore_free().
+ * Thread: every function is safe from any thread (one mutex).
+ */
+LIBAPI_EXTERN int api_refresh_memstore_new(api_refresh_memstore **out, size_t max_records);
+/** Fills *out with the store's functions (ctx = ms). Thread: any. */
+LIBAPI_EXTERN void api_refresh_memstore_store(api_refresh_memstore *ms, api_refresh_store *out);
+/** The number of records held (used ones included). Thread: any. */
+LIBAPI_EXTERN size_t api_refresh_memstore_count(api_refresh_memstore *ms);
+/** Frees ms; NULL is allowed. Thread: once no other thread uses it. */
+LIBAPI_EXTERN void api_refresh_memstore_free(api_refresh_memstore *ms);
 
 #ifdef __cplusplus
 }
