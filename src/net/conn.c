@@ -265,6 +265,7 @@ static int fail(api__conn *c, int err, const char *reason) {
   c->keep_alive = false;
   c->req_end = c->rlen; /* whatever else was sent is discarded */
   c->state = S_HANDLER;
+  set_timer(c, API__T_BUSY, 0); /* an on_send hook may suspend: no head/body timer meanwhile */
   int rc = api__pipeline_error(c->req, err, m, head_complete);
   if (rc == API_ASYNC) return 0;
   if (rc < 0) {

@@ -525,3 +525,36 @@ Test(client, an_app_with_a_bad_route_does_not_start) {
   cr_assert_eq(api_test_new(&tt, a), API_ESTATE);
   api_app_free(a);
 }
+
+/* ---- an on_send hook that suspends, on the parser's error path ---- */
+
+static resume_job send_job;
+static int send_async(api_req *req, api_res *res, void *ud) {
+  note("send");
+  send_job = (resume_job){req, API_NEXT, 400000};
+  pthread_t th;
+  pthread_create(&th, NULL, resume_later, &send_job);
+  pthread_detach(th);
+  return API_ASYNC;
+}
+
+Test(codes, a_suspended_on_send_on_a_parser_error_still_answers) {
+  reset();
+  api_app *a;
+  cr_assert_eq(api_app_new(&a, API_CONFIG(.header_timeout_ms = 100)), 0);
+  cr_assert_eq(api_app_use(a, API_MIDDLEWARE(.on_send = send_async, .on_response = c_resp,
+                                             .user_data = &zero_ctl)),
+               0);
+  api_test *tt;
+  cr_assert_eq(api_test_new(&tt, a), 0);
+  api_test_res *r;
+  /* Malformed: answered 400 through the suspended hook, longer than the head timeout. */
+  cr_assert_eq(api_test_request(tt, API_TEST_REQ(.raw = "GET / HTTP/9.9\r\n\r\n"), &r), 0);
+  cr_assert(api_test_res_status(r) == 400 || api_test_res_status(r) == 505);
+  api_test_res_free(r);
+  trace_after_response();
+  cr_assert_str_eq(trace, "send resp");
+  cr_assert_eq(responses, 1);
+  api_test_free(tt);
+  api_app_free(a);
+}
