@@ -368,6 +368,17 @@ Test(route_schema, many_violations_are_bounded) {
   api_test_res_free(r);
 }
 
+Test(route_schema, a_thousand_unknown_query_keys) {
+  char target[8192] = "/items/1?";
+  for (int i = 0; i < 1000; i++) sprintf(target + strlen(target), "%d&", i);
+  api_test_res *r = send("GET", target, NULL, NULL);
+  json_t *d = details_of(r);
+  cr_assert_eq(json_array_size(d), 100);
+  expect_detail(d, 0, "/query", "additionalProperties", "must NOT have additional properties ('0')",
+                "{\"additionalProperty\":\"0\"}");
+  api_test_res_free(r);
+}
+
 Test(route_schema, deep_nesting_is_400_not_a_crash) {
   size_t depth = 10000;
   char *doc = malloc(2 * depth + 32);
@@ -506,6 +517,19 @@ static void sink(api_log_level level, const char *line, size_t len, void *ud) {
   pthread_mutex_unlock(&log_lock);
 }
 
+static void no_work(void *ud) { (void)ud; }
+
+static int after_bad(api_req *req, api_res *res, void *ud) {
+  (void)req, (void)ud;
+  return api_res_body(res, "application/json", "{\"id\":[]}", 9);
+}
+
+/* The response is built after offloaded work: validated on the way out all the same. */
+static int offloaded(api_req *req, api_res *res, void *ud) {
+  (void)res, (void)ud;
+  return api_offload(req, no_work, after_bad, NULL);
+}
+
 static void response_app(int validate) {
   api_logger *log;
   log_text[0] = '\0';
@@ -524,6 +548,9 @@ static void response_app(int validate) {
       api_app_route(app, API_ROUTE(.method = "GET", .path = "/bad", .handler = ud_json,
                                    .user_data = "{\"id\":\"secret-x\"}", .response_schema = rs)),
       0);
+  cr_assert_eq(api_app_route(app, API_ROUTE(.method = "GET", .path = "/async", .handler = offloaded,
+                                            .response_schema = rs)),
+               0);
   cr_assert_eq(api_app_route(app, API_ROUTE(.method = "GET", .path = "/notjson", .handler = noop,
                                             .response_schema = rs)),
                0);
@@ -549,6 +576,14 @@ Test(route_schema_resp, violations_become_500_and_are_logged, .fini = teardown) 
   cr_assert(strstr(log_text, "response violates the route's response_schema"), "%s", log_text);
   cr_assert(strstr(log_text, "\"path\":\"/id\""), "%s", log_text);
   cr_assert(strstr(log_text, "\"keyword\":\"type\""), "%s", log_text);
+  log_text[0] = '\0';
+  pthread_mutex_unlock(&log_lock);
+
+  cr_assert_eq(api_test_get(t, "/async", &r), 0);
+  cr_assert_eq(api_test_res_status(r), 500);
+  api_test_res_free(r);
+  pthread_mutex_lock(&log_lock);
+  cr_assert(strstr(log_text, "\"path\":\"/id\""), "%s", log_text);
   log_text[0] = '\0';
   pthread_mutex_unlock(&log_lock);
 
