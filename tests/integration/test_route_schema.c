@@ -42,6 +42,17 @@ static int pre(api_req *req, api_res *res, void *ud) {
   return API_NEXT;
 }
 
+/* The 422 goes through on_error like every error. */
+static int on_error_status;
+
+static int on_error(api_req *req, api_res *res, void *ud) {
+  (void)req, (void)ud;
+  pthread_mutex_lock(&seen_lock);
+  on_error_status = api_res_get_status(res);
+  pthread_mutex_unlock(&seen_lock);
+  return API_NEXT;
+}
+
 /* Echo what the handler sees, with the JSON types as they are. */
 static int echo(api_req *req, api_res *res, void *ud) {
   (void)ud;
@@ -78,6 +89,7 @@ static void setup(void) {
         "\"age\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":150},\"role\":{\"default\":"
         "\"user\"}},\"required\":[\"name\"],\"additionalProperties\":false}");
   api_middleware mw = {.size = sizeof(mw), .pre_handler = pre};
+  cr_assert_eq(api_app_use(app, API_MIDDLEWARE(.on_error = on_error)), 0);
   cr_assert_eq(api_app_route(app, API_ROUTE(.method = "GET", .path = "/items/:id", .handler = echo,
                                             .params_schema = params, .query_schema = query,
                                             .middleware = (const api_middleware *[]){&mw, NULL})),
@@ -188,6 +200,9 @@ Test(route_schema, params_violations) {
   cr_assert_eq(json_array_size(d), 1);
   expect_detail(d, 0, "/params/id", "type", "must be integer", "{\"type\":\"integer\"}");
   api_test_res_free(r);
+  pthread_mutex_lock(&seen_lock);
+  cr_assert_eq(on_error_status, 422);
+  pthread_mutex_unlock(&seen_lock);
 
   r = send("GET", "/items/0", NULL, NULL);
   d = details_of(r);
