@@ -112,7 +112,7 @@ typedef struct vstate {
   api_schema_result res;
 } vstate;
 
-/* Answer 400 naming what was not UTF-8; the caller returns API__VALIDATE_ANSWERED. */
+/* Answer 400 naming what was not UTF-8. Returns API__VALIDATE_ANSWERED, or API_ENOMEM. */
 static int not_utf8(api_req *req, const char *where) {
   char msg[96];
   snprintf(msg, sizeof(msg), "%s: names and values must be valid UTF-8", where);
