@@ -142,6 +142,17 @@ static int put(json_t *obj, const api_schema *part, const char *name, const char
   return 0;
 }
 
+/* Append res's errors to details, with their paths under where. Returns 0 or API_ENOMEM. */
+static int append_details(json_t *details, const api_schema_result *res, const char *where) {
+  for (size_t i = 0; i < res->count; i++) {
+    const api_schema_error *e = &res->errors[i];
+    json_t *d = json_pack("{s:s+,s:s,s:s,s:O}", "path", where, e->path, "keyword", e->keyword,
+                          "message", e->message, "params", e->params);
+    if (json_array_append_new(details, d)) return API_ENOMEM;
+  }
+  return 0;
+}
+
 /* Validate doc against s; append its errors with their paths under where. */
 static int check(vstate *v, const api_schema *s, json_t *doc, const char *where) {
   if ((v->route->schema_flags & API_ROUTE_APPLY_DEFAULTS) && api_schema_apply_defaults(s, doc))
@@ -156,13 +167,7 @@ static int check(vstate *v, const api_schema *s, json_t *doc, const char *where)
   if (rc == 0) return 0;
   if (rc != API_EVALIDATION) return rc;
   if (v->res.truncated) v->truncated = true;
-  for (size_t i = 0; i < v->res.count; i++) {
-    const api_schema_error *e = &v->res.errors[i];
-    json_t *d = json_pack("{s:s+,s:s,s:s,s:O}", "path", where, e->path, "keyword", e->keyword,
-                          "message", e->message, "params", e->params);
-    if (json_array_append_new(v->details, d)) return API_ENOMEM;
-  }
-  return 0;
+  return append_details(v->details, &v->res, where);
 }
 
 static void decref_cb(void *p) { json_decref(p); }
@@ -274,6 +279,19 @@ int api__route_validate_request(api_req *req) {
   json_decref(v.details);
   api_schema_result_free(&v.res);
   return rc;
+}
+
+int api_res_validation_error(api_res *res, const api_schema_result *result, const char *where) {
+  if (!res || !result) return API_EINVAL;
+  json_t *details = json_array();
+  if (!details || append_details(details, result, where ? where : "")) {
+    json_decref(details);
+    return API_ENOMEM;
+  }
+  return api_res_error(res, api_err_status(API_EVALIDATION), api_err_code(API_EVALIDATION),
+                       result->truncated ? "the request is not valid (more violations not shown)"
+                                         : "the request is not valid",
+                       details);
 }
 
 json_t *api_req_params_json(const api_req *req) { return api_req_local(req, &key_params); }
