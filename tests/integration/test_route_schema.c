@@ -463,6 +463,11 @@ Test(route_schema, strings_that_are_not_utf8_are_400) {
   r = send("GET", "/items/1?%ED%A0%80=1", NULL, NULL); /* a surrogate as a key */
   cr_assert_eq(api_test_res_status(r), 400);
   api_test_res_free(r);
+  r = send("GET", "/h", NULL, (const char *const[]){"X-Count: \xc3\x28", NULL});
+  cr_assert_eq(api_test_res_status(r), 400);
+  cr_assert(strstr(api_test_res_body(r, NULL), "header: names and values must be valid UTF-8"),
+            "%s", api_test_res_body(r, NULL));
+  api_test_res_free(r);
   r = send("GET", "/items/1?tag=%C3%A9", NULL, NULL); /* "é" is fine */
   cr_assert_eq(api_test_res_status(r), 200);
   api_test_res_free(r);
