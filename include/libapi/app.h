@@ -50,6 +50,12 @@ typedef struct api_config {
    * right while the hops are trusted. Default: none, so the headers are ignored.
    */
   const char *trusted_proxies;
+  /**
+   * Validate 2xx JSON responses against their route's response_schema (API_VALIDATE_RESPONSES=1);
+   * a violation becomes a 500 and is logged with its details. Default 0: off (it costs a parse and
+   * a validation per response; turn it on in development and tests).
+   */
+  int validate_responses;
 } api_config;
 
 #define API_CONFIG(...) (&(const api_config){.size = sizeof(api_config), __VA_ARGS__})

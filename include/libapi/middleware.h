@@ -8,8 +8,9 @@
  *
  *   on_request   the request has been received and routed (its body read, not parsed). Runs for
  *                every request that got this far, 404 and 405 included (with the app's hooks only).
- *   [params are decoded and the query parsed: a malformed one is a 400]
- *   pre_handler  just before the handler (authentication guards, validation run here).
+ *   [params are decoded and the query parsed: a malformed one is a 400; then the route's schemas
+ *    are applied (api_route.params_schema ...): an invalid request is a 422]
+ *   pre_handler  just before the handler (authentication guards run here).
  *   handler      the route's handler; for 404/405/automatic OPTIONS, the built-in answer.
  *   on_error     a hook, the handler or the framework produced an error: the standard JSON error
  *                body is already on the response; a hook may rewrite it.

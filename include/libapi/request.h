@@ -86,6 +86,19 @@ LIBAPI_EXTERN const char *api_req_body(const api_req *req, size_t *len);
 LIBAPI_EXTERN int api_req_json(api_req *req, json_t **out);
 
 /**
+ * The path parameters coerced and validated against the route's params_schema: a JSON object
+ * such as {"id": 42}. NULL when the route has no params_schema.
+ * Ownership: borrowed; valid until the response is sent. Do not modify it.
+ */
+LIBAPI_EXTERN json_t *api_req_params_json(const api_req *req);
+/** The query coerced and validated against the route's query_schema ({"limit": 10, "tags":
+ * ["a","b"]}), or NULL without one. As api_req_params_json(). */
+LIBAPI_EXTERN json_t *api_req_query_json(const api_req *req);
+/** The headers named by the route's headers_schema, coerced and validated, keyed by the schema's
+ * property names, or NULL without one. As api_req_params_json(). */
+LIBAPI_EXTERN json_t *api_req_headers_json(const api_req *req);
+
+/**
  * The request id: generated when first asked for, and used in error bodies.
  */
 LIBAPI_EXTERN const char *api_req_id(api_req *req);

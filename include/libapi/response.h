@@ -98,6 +98,17 @@ LIBAPI_EXTERN int api_res_data(api_res *res, int status, json_t *data, json_t *m
 LIBAPI_EXTERN int api_res_error(api_res *res, int status, const char *code, const char *message,
                                 json_t *details);
 
+struct api_schema_result;
+/**
+ * Answer 422 VALIDATION_FAILED with result's violations as details, in the shape the pipeline
+ * uses for route schemas: each path prefixed by where ("/body/items/0"; NULL means ""). For a
+ * handler that validates something itself with api_schema_validate(). The message says when the
+ * result was truncated. Returns 0 (return API_NEXT from the handler), API_EINVAL (NULL result),
+ * API_ENOMEM. Ownership: result is only read.
+ */
+LIBAPI_EXTERN int api_res_validation_error(api_res *res, const struct api_schema_result *result,
+                                           const char *where);
+
 /** The status set so far (200 if none). */
 LIBAPI_EXTERN int api_res_get_status(const api_res *res);
 /** The first value set for header name, or NULL. */

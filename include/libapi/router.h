@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "middleware.h"
+#include "schema.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,7 +55,32 @@ typedef struct api_route {
    * runs, its response is dropped). A handler that does not suspend cannot be interrupted.
    */
   unsigned timeout_ms;
+  /**
+   * Schemas (see libapi/schema.h and docs/validation.md, "Schemas on routes"). Compiled schemas,
+   * borrowed: they must outlive the app (one schema may serve many routes). NULL: that part is not
+   * validated. Before the pre_handler hooks (so before auth guards) the path parameters, the query
+   * and the headers are coerced from strings to what each property's subschema asks for
+   * (api_schema_coerce()), gathered into one JSON object per part and validated; the body is
+   * parsed with api_req_json() (415/400 as there) and validated. Every violation, up to 100, is
+   * reported at once: 422 with details whose paths start with "/params", "/query", "/headers" or
+   * "/body". params_schema, query_schema and headers_schema must describe objects (their "type",
+   * when present, allows "object"); params_schema may only require the route's own parameters.
+   * A schema that breaks these rules fails at registration (API_EINVAL naming the route and the
+   * JSON Pointer of the keyword).
+   */
+  const api_schema *params_schema;
+  const api_schema *query_schema;   /**< repeated keys give arrays ("?tag=a&tag=b") */
+  const api_schema *headers_schema; /**< property names match header names case-insensitively */
+  const api_schema *body_schema;    /**< the JSON body */
+  /** The 2xx responses' JSON body, checked only when api_config.validate_responses (or
+   * API_VALIDATE_RESPONSES=1) is on: a violation becomes a 500 and is logged. */
+  const api_schema *response_schema;
+  unsigned schema_flags; /**< API_ROUTE_* flags below */
 } api_route;
+
+/** api_route.schema_flags: insert the "default" of missing properties (api_schema_apply_defaults())
+ * into the body, and into the params, query and headers objects, before validating them. */
+#define API_ROUTE_APPLY_DEFAULTS 1u
 
 #define API_ROUTE(...) (&(const api_route){.size = sizeof(api_route), __VA_ARGS__})
 

@@ -74,6 +74,7 @@ int api__config_resolve(api_config *cfg) {
   ENV_FIELD("API_WRITE_TIMEOUT_MS", write_timeout_ms, UINT32_MAX);
   ENV_FIELD("API_MAX_CONNECTIONS", max_connections, 1u << 24);
   ENV_FIELD("API_SHUTDOWN_TIMEOUT_MS", shutdown_timeout_ms, UINT32_MAX);
+  ENV_FIELD("API_VALIDATE_RESPONSES", validate_responses, 1);
   DEFAULT(host);
   DEFAULT(port);
   DEFAULT(offload_threads);
@@ -209,6 +210,8 @@ static int add_route(api_app *app, api_group *group, const api_route *route) {
     if (api__mw_append(&r->mws_tail, mw[i])) return API_ENOMEM;
   }
   char msg[256];
+  if (api__route_check_schemas(&r->desc, msg, sizeof(msg)))
+    return config_error(app, api__fail(API_EINVAL, "route %s %s: %s", r->method, r->pattern, msg));
   int rc = api__router_add(app->router, r->method, r->pattern, r, msg, sizeof(msg));
   if (rc) return config_error(app, api__fail(rc, "%s", msg));
   return 0;

@@ -93,6 +93,23 @@ void api__chain_free(api__chain *chain);
 /* Freeze the app for a server: router lookups and hook chains. Returns 0 or API_ENOMEM. */
 int api__app_freeze(api_app *app);
 
+/* Check a route's schemas against what the pipeline can do with them (core/route_schema.c):
+ * params/query/headers schemas describe objects, params_schema requires only the route's own
+ * parameters. Returns 0, or API_EINVAL with msg naming the schema and the JSON Pointer. */
+int api__route_check_schemas(const api_route *route, char *msg, size_t cap);
+
+/* Validation of a routed request against its route's schemas, run before pre_handler (after the
+ * params are decoded and the query parsed). Returns 0 (valid, or no schemas);
+ * API__VALIDATE_ANSWERED when the response has been replaced by an error (422 with details, 400 for
+ * text that is not UTF-8): go on to on_error; or a negative api_err for the standard error (the
+ * body's 415/400, API_ENOMEM). */
+#define API__VALIDATE_ANSWERED 1
+struct api_req;
+int api__route_validate_request(struct api_req *req);
+/* Check a handler's 2xx JSON response against response_schema, when the app validates responses.
+ * Returns 0, or API_EINTERNAL after logging the violations (the caller answers 500). */
+int api__route_validate_response(struct api_req *req);
+
 /* Apply defaults and the API_* environment to cfg (a full-size struct). */
 int api__config_resolve(api_config *cfg);
 

@@ -66,6 +66,8 @@ static bool outcome(api_req *req, int rc) {
       } else {
         enter(req, P_ON_SEND);
         check_answered(req, "the handler");
+        if (req->phase == P_ON_SEND && (rc = api__route_validate_response(req)))
+          to_error(req, rc, NULL);
       }
       return true;
     case P_ON_ERROR:
@@ -98,8 +100,15 @@ static void prepare(api_req *req) {
     to_error(req, rc, rc == API_EBADREQ ? "malformed percent-encoding in the path" : NULL);
     return;
   }
-  if (req->head.query_len && (rc = api__req_parse_query(req)))
+  if (req->head.query_len && (rc = api__req_parse_query(req))) {
     to_error(req, rc, rc == API_EBADREQ ? "malformed query string" : NULL);
+    return;
+  }
+  rc = api__route_validate_request(req);
+  if (rc == API__VALIDATE_ANSWERED)
+    enter(req, P_ON_ERROR);
+  else if (rc)
+    to_error(req, rc, NULL);
 }
 
 /* The route's handler, or the built-in answer for requests that matched none. */

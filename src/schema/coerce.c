@@ -27,20 +27,23 @@ static const api_schema *items_of(const api_schema *s, size_t i, int depth) {
   return r;
 }
 
-static json_t *parse_integer(const char *v) {
+/* The parsers return false when v does not have their syntax; otherwise true and *out, which is
+ * NULL when out of memory (so that an allocation failure is never taken for a type error). */
+static bool parse_integer(const char *v, json_t **out) {
   const char *p = v;
   if (*p == '-') p++;
-  if (!*p) return NULL;
+  if (!*p) return false;
   for (const char *q = p; *q; q++)
-    if (*q < '0' || *q > '9') return NULL;
-  if (p[0] == '0' && p[1]) return NULL; /* no leading zeros */
+    if (*q < '0' || *q > '9') return false;
+  if (p[0] == '0' && p[1]) return false; /* no leading zeros */
   errno = 0;
   long long x = strtoll(v, NULL, 10);
-  if (errno == ERANGE) return NULL;
-  return json_integer(x);
+  if (errno == ERANGE) return false;
+  *out = json_integer(x);
+  return true;
 }
 
-static json_t *parse_number(const char *v) {
+static bool parse_number(const char *v, json_t **out) {
   /* JSON number syntax only: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
   const char *p = v;
   if (*p == '-') p++;
@@ -49,23 +52,23 @@ static json_t *parse_number(const char *v) {
   else if (*p >= '1' && *p <= '9')
     while (*p >= '0' && *p <= '9') p++;
   else
-    return NULL;
+    return false;
   if (*p == '.') {
     p++;
-    if (!(*p >= '0' && *p <= '9')) return NULL;
+    if (!(*p >= '0' && *p <= '9')) return false;
     while (*p >= '0' && *p <= '9') p++;
   }
   if (*p == 'e' || *p == 'E') {
     p++;
     if (*p == '+' || *p == '-') p++;
-    if (!(*p >= '0' && *p <= '9')) return NULL;
+    if (!(*p >= '0' && *p <= '9')) return false;
     while (*p >= '0' && *p <= '9') p++;
   }
-  if (*p) return NULL;
+  if (*p) return false;
   double d = strtod(v, NULL);
-  if (!isfinite(d)) return NULL;
-  json_t *i = parse_integer(v);
-  return i ? i : json_real(d);
+  if (!isfinite(d)) return false;
+  if (!parse_integer(v, out)) *out = json_real(d);
+  return true;
 }
 
 /* One scalar; *bad set when no allowed type accepts the string. */
@@ -73,8 +76,8 @@ static json_t *coerce_one(unsigned t, const char *v, bool *bad) {
   *bad = false;
   if (!t) return json_string(v);
   json_t *r;
-  if ((t & SCH_INTEGER) && (r = parse_integer(v))) return r;
-  if ((t & SCH_NUMBER) && (r = parse_number(v))) return r;
+  if ((t & SCH_INTEGER) && parse_integer(v, &r)) return r;
+  if ((t & SCH_NUMBER) && parse_number(v, &r)) return r;
   if (t & SCH_BOOLEAN) {
     if (!strcmp(v, "true")) return json_true();
     if (!strcmp(v, "false")) return json_false();
