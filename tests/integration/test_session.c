@@ -9,6 +9,8 @@
 
 #include <libapi/api.h>
 
+#include "util/alloc.h"
+
 static api_app *app;
 static api_test *t;
 static api_session_memstore *ms;
@@ -500,4 +502,100 @@ Test(session, bad_options) {
   cr_assert_eq(api_mw_csrf(app, API_CSRF_OPTIONS(0), &mw), 0);
   api_session_memstore *m2;
   cr_assert_eq(api_session_memstore_new(&m2, 10, 100), API_EINVAL);
+}
+
+/* Every allocation of the constructors may fail: API_ENOMEM, nothing leaks (ASan checks), and a
+ * later attempt succeeds. */
+Test(session, constructors_under_allocation_failure) {
+  api_session_store st;
+  api_session_memstore_store(ms, &st);
+  static const char *const origins[] = {"https://a.example", "https://b.example", NULL};
+  for (int which = 0; which < 3; which++) {
+    int ok = 0;
+    for (long n = 0; n < 40 && !ok; n++) {
+      api_middleware mw;
+      api_session_memstore *m2 = NULL;
+      api__alloc_fail_nth(n);
+      int rc;
+      switch (which) {
+        case 0:
+          rc = api_mw_session(app, API_SESSION_OPTIONS(.store = &st, .domain = "a.example"), &mw);
+          break;
+        case 1:
+          rc = api_mw_csrf(app, API_CSRF_OPTIONS(.origins = origins), &mw);
+          break;
+        default:
+          rc = api_session_memstore_new(&m2, 10, 0);
+      }
+      api__alloc_fail_nth(-1);
+      cr_assert(rc == 0 || rc == API_ENOMEM, "constructor %d, allocation %ld: %d", which, n, rc);
+      ok = rc == 0;
+      api_session_memstore_free(m2);
+    }
+    cr_assert(ok, "constructor %d eventually succeeds", which);
+  }
+}
+
+/* The store on its own: expiry at load, byte bound, replacement, allocation failure. */
+Test(session, memstore_direct) {
+  api_session_memstore *m;
+  cr_assert_eq(api_session_memstore_new(&m, 100, API_SESSION_MAX_DATA * 2), 0);
+  api_session_store st;
+  api_session_memstore_store(m, &st);
+  char key[API_SESSION_ID_LEN + 1];
+  memset(key, 'k', API_SESSION_ID_LEN);
+  key[API_SESSION_ID_LEN] = 0;
+  api_session_record rec = {.data = "{}", .len = 2, .created = 10, .last_seen = 10, .expires = 20};
+  cr_assert_eq(st.save(st.user_data, key, &rec), 0);
+  api_session_record out = {0};
+  cr_assert_eq(st.load(st.user_data, key, 19, &out), 0);
+  cr_assert_str_eq(out.data, "{}");
+  cr_assert_eq(out.created, 10);
+  free(out.data);
+  cr_assert_eq(st.load(st.user_data, key, 20, &out), API_ENOTFOUND);
+  cr_assert_eq(api_session_memstore_count(m), 0);
+  cr_assert_eq(st.load(st.user_data, "short", 0, &out), API_EINVAL);
+  cr_assert_eq(st.save(st.user_data, key, &(api_session_record){.data = "x", .len = 1}), 0);
+  cr_assert_eq(st.save(st.user_data, key, &(api_session_record){.data = "yy", .len = 2}), 0);
+  cr_assert_eq(api_session_memstore_count(m), 1);
+  /* three big records in a store of twice API_SESSION_MAX_DATA bytes: the oldest goes */
+  char *big = malloc(API_SESSION_MAX_DATA);
+  memset(big, 'b', API_SESSION_MAX_DATA);
+  for (int i = 0; i < 3; i++) {
+    key[0] = (char)('A' + i);
+    cr_assert_eq(st.save(st.user_data, key,
+                         &(api_session_record){
+                             .data = big, .len = API_SESSION_MAX_DATA - 10, .expires = 1LL << 40}),
+                 0);
+  }
+  cr_assert_eq(api_session_memstore_count(m), 2);
+  key[0] = 'A';
+  cr_assert_eq(st.load(st.user_data, key, 0, &out), API_ENOTFOUND);
+  key[0] = 'C';
+  cr_assert_eq(st.load(st.user_data, key, 0, &out), 0);
+  cr_assert_eq(out.len, API_SESSION_MAX_DATA - 10);
+  free(out.data);
+  cr_assert_eq(st.save(st.user_data, key,
+                       &(api_session_record){.data = big, .len = API_SESSION_MAX_DATA + 1}),
+               API_EINVAL);
+  free(big);
+  /* allocation failure on save and load: an error, the store unchanged */
+  key[0] = 'Z';
+  for (long n = 0; n < 3; n++) {
+    api__alloc_fail_nth(n);
+    int rc =
+        st.save(st.user_data, key, &(api_session_record){.data = "{}", .len = 2, .expires = 9});
+    api__alloc_fail_nth(-1);
+    cr_assert(rc == 0 || rc == API_ENOMEM);
+    if (rc == 0) break;
+    cr_assert_eq(api_session_memstore_count(m), 2);
+  }
+  api__alloc_fail_nth(0);
+  int rc = st.load(st.user_data, key, 0, &out);
+  api__alloc_fail_nth(-1);
+  cr_assert_eq(rc, API_ENOMEM);
+  cr_assert_eq(st.remove(st.user_data, key), 0);
+  cr_assert_eq(st.remove(st.user_data, key), 0);
+  cr_assert_eq(api_session_memstore_count(m), 2);
+  api_session_memstore_free(m);
 }
