@@ -170,8 +170,8 @@ static int sess_on_send(api_req *req, api_res *res, void *ud) {
   if (!s || s->mw != m) return API_NEXT;
   char key[API_SESSION_ID_LEN + 1];
   int rc;
-  if (s->stale[0] && store_key(key, s->stale) == 0) m->store.remove(m->store.user_data, key);
   if (s->destroyed || !s->data) {
+    if (s->stale[0] && store_key(key, s->stale) == 0) m->store.remove(m->store.user_data, key);
     if (s->destroyed && s->loaded[0] && !s->stale[0] && store_key(key, s->loaded) == 0)
       m->store.remove(m->store.user_data, key);
     /* clear a cookie that names no session (destroyed, expired, unknown or malformed) */
@@ -200,6 +200,8 @@ static int sess_on_send(api_req *req, api_res *res, void *ud) {
     free(text);
     if (rc) return rc;
   }
+  /* the old id of a regenerated session goes once the new one is saved */
+  if (s->stale[0] && store_key(key, s->stale) == 0) m->store.remove(m->store.user_data, key);
   return set_cookie(res, m, s->id, end - s->now > 0 ? end - s->now : -1);
 }
 
