@@ -188,6 +188,10 @@ typedef struct api_csrf_options {
                                    NULL: the Origin must name the request's own Host */
   int allow_same_site;        /**< non-zero: accept Sec-Fetch-Site: same-site (sibling
                                    subdomains) as well as same-origin */
+  int require_origin; /**< non-zero: refuse unsafe requests with neither Sec-Fetch-Site nor Origin
+                           (for cookies not managed by api_mw_session, e.g. a JWT in a cookie,
+                           where there is no session to bind a token to; non-browser clients
+                           must then send Origin) */
 } api_csrf_options;
 
 #define API_CSRF_OPTIONS(...) \
@@ -200,6 +204,7 @@ typedef struct api_csrf_options {
  *    allow_same_site);
  *  - Origin, when present, must be one of origins, or (without origins) name the Host of the
  *    request; "null" is refused;
+ *  - with require_origin, one of the two must be present;
  *  - when the request carries a session (api_session_exists), the token
  *    api_csrf_token() gave for it must come in the header or, for an
  *    application/x-www-form-urlencoded body, in the form field.

@@ -27,7 +27,7 @@ typedef struct csrf_mw {
   char *header, *field;
   char **origins;
   size_t norigins;
-  bool same_site;
+  bool same_site, require_origin;
 } csrf_mw;
 
 static const char local_key = 0;
@@ -161,6 +161,8 @@ static int csrf_pre_handler(api_req *req, api_res *res, void *ud) {
   const char *origin = api_req_header(req, "origin");
   if (origin && (api_req_header_n(req, "origin", 1) || !origin_ok(c, req, origin)))
     return api__fail(API_EFORBIDDEN, "csrf: cross-origin request from %.100s", origin);
+  if (c->require_origin && !sfs && !origin)
+    return api__fail(API_EFORBIDDEN, "csrf: neither Sec-Fetch-Site nor Origin");
   const char *id = api__session_loaded_id(req);
   if (!id) return API_NEXT; /* no session cookie in force: nothing to ride on */
   char sent[MAX_TOKEN_FIELD];
@@ -243,6 +245,7 @@ int api_mw_csrf(api_app *app, const api_csrf_options *opts, api_middleware *out)
     if (RAND_bytes(c->secret, 32) != 1) rc = api__fail(API_ESYS, "api_mw_csrf: RAND_bytes failed");
   }
   c->same_site = opts->allow_same_site;
+  c->require_origin = opts->require_origin;
   if (rc) {
     csrf_free(c);
     return rc;

@@ -474,6 +474,19 @@ Test(session, trusted_origins_and_same_site) {
       send_req("POST", "/transfer", (const char *[]){"Sec-Fetch-Site: same-site", NULL}, NULL)
           ->status,
       200);
+  /* without require_origin a request with neither header passes; with it, it does not */
+  cr_assert_eq(send_req("POST", "/transfer", NULL, NULL)->status, 200);
+  teardown();
+  build_with(100, API_CSRF_OPTIONS(.require_origin = 1));
+  cr_assert_eq(send_req("POST", "/transfer", NULL, NULL)->status, 403);
+  cr_assert_eq(send_req("GET", "/me", NULL, NULL)->status, 200);
+  cr_assert_eq(
+      send_req("POST", "/transfer", (const char *[]){"Origin: http://test", NULL}, NULL)->status,
+      200);
+  cr_assert_eq(
+      send_req("POST", "/transfer", (const char *[]){"Sec-Fetch-Site: same-origin", NULL}, NULL)
+          ->status,
+      200);
 }
 
 Test(session, bad_options) {
