@@ -28,10 +28,12 @@ struct api_session_memstore {
   ent *head, *tail;
 };
 
-/* The keys are hashes already: their first characters spread well. */
+/* The middleware's keys are hashes already, but the store is public: mix every character. */
 static size_t bucket_of(const api_session_memstore *ms, const char *key) {
   uint64_t h = 1469598103934665603ull;
-  for (int i = 0; i < 12 && key[i]; i++) h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+  for (int i = 0; i < API_SESSION_ID_LEN && key[i]; i++)
+    h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+  h ^= h >> 29;
   return (size_t)h & ms->mask;
 }
 
