@@ -7,6 +7,8 @@
 
 static const cli_command commands[] = {
     {"schema", "validate JSON documents against a JSON Schema", cli_schema_main},
+    {"jwt", "verify and sign JSON Web Tokens", cli_jwt_main},
+    {"password", "hash and verify passwords with bcrypt", cli_password_main},
 };
 
 static void usage(FILE *out) {

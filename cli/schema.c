@@ -17,44 +17,9 @@ static void usage(void) {
           "  exit 0: valid; 1: invalid (details on stdout); 2: error\n");
 }
 
-static char *read_all(FILE *f, size_t *len) {
-  size_t cap = 65536, n = 0;
-  char *buf = malloc(cap);
-  if (!buf) return NULL;
-  for (;;) {
-    if (n == cap) {
-      char *p = cap > ((size_t)1 << 30) ? NULL : realloc(buf, cap * 2);
-      if (!p) {
-        free(buf);
-        return NULL;
-      }
-      buf = p;
-      cap *= 2;
-    }
-    size_t r = fread(buf + n, 1, cap - n, f);
-    n += r;
-    if (r == 0) break;
-  }
-  if (ferror(f)) {
-    free(buf);
-    return NULL;
-  }
-  *len = n;
-  return buf;
-}
-
-static char *read_path(const char *path, size_t *len) {
-  if (!strcmp(path, "-")) return read_all(stdin, len);
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  char *b = read_all(f, len);
-  fclose(f);
-  return b;
-}
-
 static int validate(const char *schema_path, const char *doc_path) {
   size_t slen, dlen;
-  char *stext = read_path(schema_path, &slen);
+  char *stext = cli_read_path(schema_path, &slen, (size_t)1 << 31);
   if (!stext) {
     fprintf(stderr, "libapi schema: cannot read %s: %s\n", schema_path, strerror(errno));
     return 2;
@@ -66,7 +31,7 @@ static int validate(const char *schema_path, const char *doc_path) {
     fprintf(stderr, "libapi schema: %s: %s\n", schema_path, api_last_error());
     return 2;
   }
-  char *dtext = read_path(doc_path, &dlen);
+  char *dtext = cli_read_path(doc_path, &dlen, (size_t)1 << 31);
   if (!dtext) {
     fprintf(stderr, "libapi schema: cannot read %s: %s\n", doc_path, strerror(errno));
     api_schema_free(s);

@@ -14,6 +14,7 @@
 #include "router.h"
 #include "schema.h"
 #include "server.h"
+#include "session.h"
 #include "test.h"
 
 #endif
