@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(gcc make cmake pkg-config libc6-dev libevent-dev libjansson-dev libssl-dev zlib1g-dev
   libpcre2-dev libcrypt-dev)
 if [[ ${1:-} == --test ]]; then
-  pkgs+=(libcriterion-dev curl clang libclang-rt-14-dev clang-format binutils)
+  pkgs+=(libcriterion-dev curl openssl clang libclang-rt-14-dev clang-format binutils)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
