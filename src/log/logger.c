@@ -342,6 +342,9 @@ static void *flusher_main(void *arg) {
       drain_all(r); /* what was logged before the request goes to the old file */
       sink_reopen(r);
     }
+    /* Read stop before draining: a line logged after this pass's drain but before stop was set
+     * must still be written by one more pass. */
+    bool stopping = atomic_load(&r->stop);
     bool any = drain_all(r);
     report_drops(r);
     out_flush(r);
@@ -349,7 +352,7 @@ static void *flusher_main(void *arg) {
     r->flush_done = req;
     pthread_cond_broadcast(&r->flushed);
     pthread_mutex_unlock(&r->mu);
-    if (atomic_load(&r->stop)) {
+    if (stopping) {
       if (!any) break;
     } else if (!any) {
       wait_for_work(r);
