@@ -308,3 +308,45 @@ size_t tc_rss_bytes(void) {
   fclose(f);
   return got == 2 ? (size_t)rss * (size_t)sysconf(_SC_PAGESIZE) : 0;
 }
+
+static char scratch[64];
+
+/* The scratch helpers are set-up code: a failure there ends the test run loudly. */
+static void scratch_fail(const char *what, const char *path) {
+  fprintf(stderr, "tc_scratch: %s %s\n", what, path);
+  abort();
+}
+
+void tc_scratch_new(void) {
+  strcpy(scratch, "/tmp/libapi-test-XXXXXX");
+  if (!mkdtemp(scratch)) scratch_fail("mkdtemp", scratch);
+}
+
+void tc_scratch_remove(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
+  if (system(cmd) != 0) scratch_fail("rm -rf", scratch);
+}
+
+const char *tc_scratch_dir(void) { return scratch; }
+
+void tc_scratch_put(const char *name, const char *text) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/%s", scratch, name);
+  FILE *f = fopen(path, "w");
+  if (!f) scratch_fail("cannot write", path);
+  fputs(text, f);
+  fclose(f);
+}
+
+char *tc_scratch_read(const char *name) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/%s", scratch, name);
+  FILE *f = fopen(path, "r");
+  if (!f) scratch_fail("cannot read", path);
+  static char buf[65536];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = 0;
+  fclose(f);
+  return buf;
+}

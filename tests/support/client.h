@@ -72,4 +72,16 @@ char *tc_run(const char *cmd, int *exit_status);
 /* The resident set size of this process in bytes, or 0 if unknown. */
 size_t tc_rss_bytes(void);
 
+/* ---- a scratch directory, for tests that run programs on files ---- */
+
+/* Create a fresh directory under /tmp (a suite's .init); tc_scratch_remove deletes it (.fini). */
+void tc_scratch_new(void);
+void tc_scratch_remove(void);
+/* Its path. */
+const char *tc_scratch_dir(void);
+/* Write text to the file name in it. */
+void tc_scratch_put(const char *name, const char *text);
+/* The file name in it, NUL-terminated, in a static buffer (64 KiB at most). */
+char *tc_scratch_read(const char *name);
+
 #endif
