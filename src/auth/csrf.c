@@ -16,6 +16,7 @@
 
 #include "auth/session_internal.h"
 #include "core/error_internal.h"
+#include "http/chars.h"
 #include "util/alloc.h"
 #include "util/b64url.h"
 
@@ -202,13 +203,10 @@ static void csrf_free(void *p) {
   api__free(c);
 }
 
+/* An HTTP token (RFC 9110 5.6.2) of at most 64 characters. */
 static bool token_char_ok(const char *s) {
-  if (!*s || strlen(s) > 64) return false;
-  for (; *s; s++)
-    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-          strchr("!#$%&'*+-.^_`|~", *s)))
-      return false;
-  return true;
+  size_t n = strlen(s);
+  return n <= 64 && api__is_token(s, n);
 }
 
 int api_mw_csrf(api_app *app, const api_csrf_options *opts, api_middleware *out) {

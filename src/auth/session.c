@@ -19,6 +19,7 @@
 
 #include "auth/session_internal.h"
 #include "core/error_internal.h"
+#include "http/chars.h"
 #include "util/alloc.h"
 #include "util/b64url.h"
 
@@ -214,13 +215,10 @@ static void sess_mw_free(void *p) {
   api__free(m);
 }
 
+/* An HTTP token (RFC 9110 5.6.2) of at most 64 characters. */
 static bool cookie_name_ok(const char *s) {
-  if (!*s || strlen(s) > 64) return false;
-  for (; *s; s++)
-    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-          strchr("!#$%&'*+-.^_`|~", *s)))
-      return false;
-  return true;
+  size_t n = strlen(s);
+  return n <= 64 && api__is_token(s, n);
 }
 
 static bool attr_ok(const char *s) {
