@@ -308,11 +308,13 @@ static int c_send(api_req *req, api_res *res, void *ud) {
   if (c->send_rewrites) api_res_header(res, "X-Sent", "1");
   return c->send_rc;
 }
+static unsigned long long last_elapsed_ns;
 static int c_resp(api_req *req, api_res *res, void *ud) {
   note("resp");
   pthread_mutex_lock(&trace_lock);
   responses++;
   last_status = api_res_get_status(res);
+  last_elapsed_ns = api_req_elapsed_ns(req);
   pthread_mutex_unlock(&trace_lock);
   return API_NEXT;
 }
@@ -398,6 +400,9 @@ Test(codes, suspended_hook_resumes_into_the_handler) {
   cr_assert_eq(with_ctl(&(ctl){.async_req = true, .resume_rc = API_NEXT}, "/x", &r), 0);
   cr_assert_eq(api_test_res_status(r), 200);
   cr_assert_str_eq(trace, "req pre handler send resp");
+  /* The resume came 20 ms later: the request's clock runs from its first byte. */
+  cr_assert_geq(last_elapsed_ns, 20000000ull, "%llu ns", last_elapsed_ns);
+  cr_assert_lt(last_elapsed_ns, 5000000000ull);
   api_test_res_free(r);
 }
 
@@ -555,6 +560,49 @@ Test(codes, a_suspended_on_send_on_a_parser_error_still_answers) {
   trace_after_response();
   cr_assert_str_eq(trace, "send resp");
   cr_assert_eq(responses, 1);
+  api_test_free(tt);
+  api_app_free(a);
+}
+
+/* ---- request locals and header removal, used by middleware to pass state and tidy up ---- */
+
+static const char local_key = 0, other_key = 0;
+static int set_local(api_req *req, api_res *res, void *ud) {
+  static int value = 42;
+  if (api_req_local(req, &local_key)) return API_EINTERNAL; /* a fresh request has none */
+  api_req_set_local(req, &local_key, &value);
+  api_req_set_local(req, &other_key, NULL);
+  api_res_header(res, "X-Drop", "1");
+  return API_NEXT;
+}
+static int read_local(api_req *req, api_res *res, void *ud) {
+  int *v = api_req_local(req, &local_key);
+  api_res_header_remove(res, "x-drop"); /* case-insensitive */
+  api_res_header_remove(res, "X-Absent");
+  api_res_header(res, "X-Keep", "1");
+  return api_res_json_new(res, 200,
+                          json_pack("{s:i, s:b}", "value", v ? *v : -1, "other",
+                                    api_req_local(req, &other_key) == NULL));
+}
+
+Test(codes, request_locals_pass_state_and_headers_can_be_removed) {
+  api_app *a;
+  cr_assert_eq(api_app_new(&a, NULL), 0);
+  cr_assert_eq(api_app_use(a, API_MIDDLEWARE(.on_request = set_local)), 0);
+  cr_assert_eq(api_app_get(a, "/x", read_local, NULL), 0);
+  api_test *tt;
+  cr_assert_eq(api_test_new(&tt, a), 0);
+  for (int i = 0; i < 2; i++) { /* the second request must not see the first one's locals */
+    api_test_res *r;
+    cr_assert_eq(api_test_get(tt, "/x", &r), 0);
+    cr_assert_eq(api_test_res_status(r), 200);
+    json_t *j = api_test_res_json(r);
+    cr_assert_eq(json_integer_value(json_object_get(j, "value")), 42);
+    cr_assert(json_is_true(json_object_get(j, "other")));
+    cr_assert_null(api_test_res_header(r, "X-Drop"));
+    cr_assert_str_eq(api_test_res_header(r, "X-Keep"), "1");
+    api_test_res_free(r);
+  }
   api_test_free(tt);
   api_app_free(a);
 }
