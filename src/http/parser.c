@@ -237,6 +237,45 @@ static int transfer_encoding(api__parser *p, framing *f, const char *v, size_t n
   return 0;
 }
 
+/* unreserved / sub-delims of RFC 3986: the bytes of a reg-name besides pct-encoded ones. */
+static bool is_host_char(unsigned char c) {
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  if (c >= '0' && c <= '9') return true;
+  return c && strchr("-._~!$&'()*+,;=", c) != NULL;
+}
+
+static bool is_hex(unsigned char c) {
+  return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* Host = uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): an IP-literal in brackets, or a
+ * reg-name (IPv4 addresses included) of unreserved, sub-delims and pct-encoded bytes; the port is
+ * digits. Empty is allowed (RFC 9112 3.2). No userinfo, path, query or spaces. */
+static bool valid_host(const char *v, size_t n) {
+  size_t i = 0;
+  if (n && v[0] == '[') {
+    for (i = 1; i < n && v[i] != ']'; i++)
+      if (!is_host_char((unsigned char)v[i]) && v[i] != ':') return false;
+    if (i == n || i == 1) return false;
+    i++;
+  } else {
+    for (; i < n && v[i] != ':'; i++) {
+      if (v[i] == '%') {
+        if (i + 2 >= n || !is_hex((unsigned char)v[i + 1]) || !is_hex((unsigned char)v[i + 2]))
+          return false;
+        i += 2;
+      } else if (!is_host_char((unsigned char)v[i])) {
+        return false;
+      }
+    }
+  }
+  if (i == n) return true;
+  if (v[i] != ':') return false;
+  for (i++; i < n; i++)
+    if (v[i] < '0' || v[i] > '9') return false;
+  return true;
+}
+
 /* The fields the parser itself acts on; names are compared only when their length matches. */
 static int field(api__parser *p, framing *f, const char *name, size_t nlen, const char *v,
                  size_t vlen, api__head *out) {
@@ -244,8 +283,9 @@ static int field(api__parser *p, framing *f, const char *name, size_t nlen, cons
   size_t elen;
   switch (nlen) {
     case 4:
-      if (IEQ(name, nlen, "host") && ++f->hosts > 1) return bad(p, API_EBADREQ, "duplicate host");
-      return 0;
+      if (!IEQ(name, nlen, "host")) return 0;
+      if (++f->hosts > 1) return bad(p, API_EBADREQ, "duplicate host");
+      return valid_host(v, vlen) ? 0 : bad(p, API_EBADREQ, "invalid host");
     case 6:
       /* Expectations other than 100-continue are ignored rather than answered with 417. */
       if (IEQ(name, nlen, "expect") && IEQ(v, vlen, "100-continue")) out->expect_continue = true;
