@@ -22,6 +22,7 @@
 #include "http/chars.h"
 #include "util/alloc.h"
 #include "util/b64url.h"
+#include "util/json.h"
 
 typedef struct sess_mw {
   api_session_store store;
@@ -134,7 +135,7 @@ static int sess_on_request(api_req *req, api_res *res, void *ud) {
   json_t *data = NULL;
   bool live = s->now < rec.created + m->absolute && s->now < rec.last_seen + m->idle &&
               rec.created <= s->now + 60;
-  if (live) data = json_loadb(rec.data, rec.len, JSON_REJECT_DUPLICATES, NULL);
+  if (live) data = api__json_parse(rec.data, rec.len, 0, NULL);
   free(rec.data);
   if (!data || !json_is_object(data)) {
     /* expired, or data nobody could have written: forget it */
