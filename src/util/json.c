@@ -51,7 +51,7 @@ static json_t *expected(parser *ps, const char *what) {
 
 static void ws(parser *ps) {
   const unsigned char *p = ps->p;
-  while (p < ps->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  while (p < ps->end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
   ps->p = p;
 }
 
