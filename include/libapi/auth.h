@@ -333,8 +333,9 @@ LIBAPI_EXTERN int api_password_hash(char **out, const char *password, int cost);
  * @param password  the password offered, NUL-terminated
  * @param hash      the stored hash; NULL when the user is unknown: the password is then checked
  *                  against an internal hash of a random password at API_PASSWORD_DEFAULT_COST
- *                  (made once, on first use), so that an unknown user costs as much time as a
- *                  known one whose hash has the default cost, and the result is API_EUNAUTHORIZED
+ *                  (made by the first call of any kind, which takes twice as long), so that an
+ *                  unknown user costs as much time as a known one whose hash has the default
+ *                  cost, and the result is API_EUNAUTHORIZED
  * @return 0 when the password matches; API_EUNAUTHORIZED when it does not (including passwords
  *         over API_PASSWORD_MAX_LEN bytes, and hash NULL); API_EINVAL when hash is not a
  *         well-formed bcrypt hash or password is NULL (treat every non-zero value as "no");

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,29 +87,45 @@ int api_password_hash(char **out, const char *password, int cost) {
 }
 
 /* The hash an unknown user is checked against: of a random password, at the default cost, made
- * once by the first thread that needs it. */
-static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+ * once by the first check (a failed attempt, out of memory, is retried by the next one). */
+static pthread_mutex_t dummy_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool dummy_ready;
 static char dummy_hash[BCRYPT_LEN + 1];
 
-static void make_dummy(void) {
-  unsigned char rnd[16];
-  char pw[2 * sizeof(rnd) + 1], *h = NULL;
-  if (RAND_bytes(rnd, sizeof(rnd)) != 1) return;
-  for (size_t i = 0; i < sizeof(rnd); i++) snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
-  if (hash(&h, pw, API_PASSWORD_DEFAULT_COST) == 0) memcpy(dummy_hash, h, BCRYPT_LEN + 1);
-  api_auth_string_free(h);
-  OPENSSL_cleanse(rnd, sizeof(rnd));
-  OPENSSL_cleanse(pw, sizeof(pw));
+static int make_dummy(void) {
+  if (atomic_load_explicit(&dummy_ready, memory_order_acquire)) return 0;
+  pthread_mutex_lock(&dummy_lock);
+  int rc = 0;
+  if (!atomic_load_explicit(&dummy_ready, memory_order_relaxed)) {
+    unsigned char rnd[16];
+    char pw[2 * sizeof(rnd) + 1], *h = NULL;
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+      rc = api__fail(API_ESYS, "no random bytes");
+    } else {
+      for (size_t i = 0; i < sizeof(rnd); i++) snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+      rc = hash(&h, pw, API_PASSWORD_DEFAULT_COST);
+    }
+    if (!rc) {
+      memcpy(dummy_hash, h, BCRYPT_LEN + 1);
+      atomic_store_explicit(&dummy_ready, true, memory_order_release);
+    }
+    api_auth_string_free(h);
+    OPENSSL_cleanse(rnd, sizeof(rnd));
+    OPENSSL_cleanse(pw, sizeof(pw));
+  }
+  pthread_mutex_unlock(&dummy_lock);
+  return rc;
 }
 
 static int verify(const char *password, const char *hash) {
   char variant;
   int cost;
   if (!password) return api__fail(API_EINVAL, "api_password_verify: NULL password");
+  /* made by the first check of any kind, so that only the first one is slower, whoever it is for */
+  int rc = make_dummy();
   bool unknown = !hash;
   if (unknown) {
-    pthread_once(&dummy_once, make_dummy);
-    if (!dummy_hash[0]) return api__fail(API_EUNAUTHORIZED, "unknown user");
+    if (rc) return rc;
     hash = dummy_hash;
   }
   if (!parse_hash(hash, &variant, &cost)) return api__fail(API_EINVAL, "not a bcrypt hash");
@@ -117,7 +134,6 @@ static int verify(const char *password, const char *hash) {
   struct crypt_data *cd = api__calloc(1, sizeof(*cd));
   if (!cd) return api__fail(API_ENOMEM, "out of memory");
   const char *h = crypt_rn(password, hash, cd, sizeof(*cd));
-  int rc;
   if (!h || strnlen(h, BCRYPT_LEN + 1) != BCRYPT_LEN) {
     rc = api__fail(API_EINVAL, "bcrypt refused the hash");
   } else {

@@ -109,6 +109,13 @@ Test(password, unknown_user_burns_a_default_cost_check) {
   cr_assert_eq(api_password_verify(NULL, NULL), API_EINVAL);
 }
 
+Test(password, unknown_user_hash_made_again_after_a_failure) {
+  api__alloc_fail_nth(0);
+  cr_assert_eq(api_password_verify("pw", NULL), API_ENOMEM);
+  api__alloc_fail_nth(-1);
+  cr_assert_eq(api_password_verify("pw", NULL), API_EUNAUTHORIZED);
+}
+
 Test(password, other_variants_verify_and_need_rehash) {
   /* $2a$ and $2y$ hashes made by libxcrypt itself. */
   const char *variants[] = {"$2a$", "$2y$"};
@@ -144,6 +151,7 @@ Test(password, allocation_failures) {
     api__alloc_fail_nth(-1);
     cr_assert(rc == 0 || rc == API_ENOMEM);
     if (rc == 0) {
+      cr_assert_eq(api_password_verify("pw", h), 0); /* makes the unknown-user hash first */
       api__alloc_fail_nth(0);
       cr_assert_eq(api_password_verify("pw", h), API_ENOMEM);
       api__alloc_fail_nth(-1);
