@@ -195,7 +195,8 @@ LIBAPI_EXTERN json_t *api_session_get(api_req *req, const char *key);
  * none (a fresh id; the cookie is set with the response). A NULL value removes key.
  * @return 0; API_EINVAL (NULL req or key); API_ESTATE (no session middleware on this request, or
  *         the session was destroyed); API_ENOMEM. The serialized data must stay under
- *         API_SESSION_MAX_DATA bytes or saving fails (answered 500).
+ *         API_SESSION_MAX_DATA bytes (with encrypted cookies: the cookie under
+ *         API_SESSION_COOKIE_MAX bytes, about 2.9 KiB of data) or saving fails (answered 500).
  * Ownership: steals the reference to value, also on error. Thread: the request's.
  */
 LIBAPI_EXTERN int api_session_set(api_req *req, const char *key, json_t *value);

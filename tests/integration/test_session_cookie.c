@@ -9,6 +9,9 @@
 
 #include <libapi/api.h>
 
+#include "support/client.h"
+#include "util/alloc.h"
+
 static long long fake_now;
 static const char SECRET[] = "0123456789abcdef0123456789abcdef";
 
@@ -74,7 +77,7 @@ typedef struct env {
 static api_session_key K1, K2, K3;
 static env E; /* the default: keys {K1}, cookie __Host-sid */
 
-static void make(env *e, const api_session_key *keys, size_t nkeys, const char *cookie_name) {
+static void make_app(env *e, const api_session_key *keys, size_t nkeys, const char *cookie_name) {
   cr_assert_eq(api_app_new(&e->app, NULL), 0);
   api_middleware sm, cm;
   cr_assert_eq(api_mw_session(e->app,
@@ -92,8 +95,12 @@ static void make(env *e, const api_session_key *keys, size_t nkeys, const char *
   cr_assert_eq(api_app_post(e->app, "/logout", h_logout, NULL), 0);
   cr_assert_eq(api_app_post(e->app, "/transfer", h_transfer, NULL), 0);
   cr_assert_eq(api_app_post(e->app, "/fill", h_fill, NULL), 0);
-  cr_assert_eq(api_test_new(&e->t, e->app), 0);
   e->name = cookie_name ? cookie_name : "__Host-sid";
+}
+
+static void make(env *e, const api_session_key *keys, size_t nkeys, const char *cookie_name) {
+  make_app(e, keys, nkeys, cookie_name);
+  cr_assert_eq(api_test_new(&e->t, e->app), 0);
 }
 
 static void unmake(env *e) {
@@ -429,6 +436,51 @@ Test(session_cookie, bad_options) {
   cr_assert(strstr(api_last_error(), "keys[2]: the same key as keys[0]"), "%s", api_last_error());
   api_app_free(app);
   api_session_memstore_free(ms);
+}
+
+Test(session_cookie, constructor_and_requests_under_allocation_failure) {
+  const api_session_key ring[] = {K2, K1};
+  int ok = 0;
+  for (long n = 0; n < 40 && !ok; n++) {
+    api_middleware mw;
+    api__alloc_fail_nth(n);
+    int rc = api_mw_session(E.app, API_SESSION_OPTIONS(.keys = ring, .nkeys = 2), &mw);
+    api__alloc_fail_nth(-1);
+    cr_assert(rc == 0 || rc == API_ENOMEM, "allocation %ld: %d", n, rc);
+    ok = rc == 0;
+  }
+  cr_assert(ok);
+  /* failing allocations while a session is opened and sealed (over a real socket: the raw
+   * client does not allocate through the library): an answer or a closed connection, never a
+   * crash, a leak, or another session than the one sent */
+  char v[4096];
+  login(&E, "alice", v, NULL);
+  fake_now += 100; /* so that reading also rewrites the cookie */
+  env x;
+  make_app(&x, &K1, 1, NULL);
+  api_server *srv = tc_start(x.app);
+  cr_assert_not_null(srv);
+  char raw[4600];
+  snprintf(raw, sizeof(raw), "GET /me HTTP/1.1\r\nHost: x\r\nCookie: __Host-sid=%s\r\n\r\n", v);
+  int answered = 0;
+  for (long n = 0; n < 80; n++) {
+    tc_response r;
+    api__alloc_fail_nth(n);
+    int rc = tc_exchange(api_server_port(srv), raw, &r);
+    api__alloc_fail_nth(-1);
+    if (rc != 0) continue;
+    answered++;
+    if (r.status == 200 && strstr(r.body, "\"user\""))
+      cr_assert(strstr(r.body, "\"alice\"") || strstr(r.body, "null"), "%s", r.body);
+    tc_response_free(&r);
+  }
+  cr_assert_gt(answered, 0);
+  tc_response r;
+  cr_assert_eq(tc_exchange(api_server_port(srv), raw, &r), 0);
+  cr_assert_eq(r.status, 200);
+  cr_assert(strstr(r.body, "\"alice\""), "%s", r.body);
+  tc_response_free(&r);
+  tc_stop(srv, x.app);
 }
 
 Test(session_cookie, key_decode) {
