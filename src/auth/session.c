@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -330,14 +331,19 @@ static bool attr_ok(const char *s) {
 
 int api_mw_session(api_app *app, const api_session_options *opts, api_middleware *out) {
   if (!app || !opts || !out) return api__fail(API_EINVAL, "api_mw_session: NULL argument");
-  if (opts->size < sizeof(*opts))
+  /* options built before keys existed (a smaller size) read as keys = NULL */
+  if (opts->size < offsetof(api_session_options, keys))
     return api__fail(API_EINVAL, "api_mw_session: options not built with API_SESSION_OPTIONS");
+  api_session_options o = {0};
+  memcpy(&o, opts, opts->size < sizeof(o) ? opts->size : sizeof(o));
+  opts = &o;
   const api_session_store *st = opts->store;
   if (!st == !opts->keys)
     return api__fail(API_EINVAL, "api_mw_session: give exactly one of store and keys");
   if (st && (st->size < sizeof(*st) || !st->load || !st->save || !st->remove))
     return api__fail(API_EINVAL,
-                     "api_mw_session: store: missing, or not built with API_SESSION_STORE");
+                     "api_mw_session: store: not built with API_SESSION_STORE, or a function "
+                     "missing");
   const char *path = opts->path ? opts->path : "/";
   if (path[0] != '/' || !attr_ok(path))
     return api__fail(API_EINVAL, "api_mw_session: path: must start with '/', no ';' or controls");

@@ -3,6 +3,7 @@
  * limit, garbage values, logout, regeneration, CSRF, options and key decoding. */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,6 +435,13 @@ Test(session_cookie, bad_options) {
   const api_session_key dup[] = {K1, K2, K1};
   cr_assert_eq(api_mw_session(app, API_SESSION_OPTIONS(.keys = dup, .nkeys = 3), &mw), API_EINVAL);
   cr_assert(strstr(api_last_error(), "keys[2]: the same key as keys[0]"), "%s", api_last_error());
+  /* options from a program built before keys existed: the members past its size are not read */
+  api_session_options old = {.size = offsetof(api_session_options, keys), .store = &st};
+  old.keys = &zero;
+  old.nkeys = 99;
+  cr_assert_eq(api_mw_session(app, &old, &mw), 0, "%s", api_last_error());
+  old.size--;
+  cr_assert_eq(api_mw_session(app, &old, &mw), API_EINVAL);
   api_app_free(app);
   api_session_memstore_free(ms);
 }
