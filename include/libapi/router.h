@@ -5,6 +5,7 @@
  * are lock-free. A request that matches no route gets 404; one whose path matches but not its
  * method gets 405 with an Allow header. GET routes answer HEAD too (the body is not sent), and
  * every path answers OPTIONS with 204 and Allow, unless a route registers those methods itself.
+ * "OPTIONS *" answers 204 with every method the app routes.
  */
 #ifndef LIBAPI_ROUTER_H
 #define LIBAPI_ROUTER_H
