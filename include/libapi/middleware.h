@@ -63,6 +63,14 @@ typedef struct api_middleware {
   api_hook_fn on_send;     /**< the response is final and may still be rewritten */
   api_hook_fn on_response; /**< the response has left: observe only */
   void *user_data;         /**< passed to every hook */
+  /** The OpenAPI security scheme this middleware authenticates with (a name registered with
+   * api_app_security_scheme()): routes it applies to list it in their "security". The
+   * authentication built-ins set it. NULL: none. Copied with the struct, so it must outlive the
+   * app (a literal, or a name owned by the app). */
+  const char *security;
+  /** NULL-terminated scopes this middleware requires (api_mw_require() sets its scopes): listed
+   * with each security scheme of the routes it applies to. Borrowed like security. */
+  const char *const *security_scopes;
 } api_middleware;
 
 #define API_MIDDLEWARE(...) (&(const api_middleware){.size = sizeof(api_middleware), __VA_ARGS__})
