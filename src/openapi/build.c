@@ -495,16 +495,15 @@ static int operation(gen *g, const api__route *r) {
         response_obj(g, e->description ? e->description : reason(e->status), e->schema, fb);
     if (!resp || json_object_set_new(responses, key, resp)) goto out;
   }
-  bool validates = d->params_schema || d->query_schema || d->headers_schema || d->body_schema;
-  if (validates && (add_err(g, responses, 0) || add_err(g, responses, 5))) goto out;
-  if (d->body_schema && (add_err(g, responses, 3) || add_err(g, responses, 4))) goto out;
   json_t *sec = route_security(g->app, r);
   if (!sec) goto out;
-  if (json_is_array(sec)) {
-    if (json_object_set_new(op, "security", sec) || add_err(g, responses, 1) ||
-        add_err(g, responses, 2))
-      goto out;
-  }
+  bool secured = json_is_array(sec);
+  if (secured && json_object_set_new(op, "security", sec)) goto out;
+  bool validates = d->params_schema || d->query_schema || d->headers_schema || d->body_schema;
+  /* The shared error responses the route can give, in status order (bits of ERR_RESPONSES). */
+  bool errs[] = {validates, secured, secured, d->body_schema, d->body_schema, validates};
+  for (int b = 0; b < (int)(sizeof(errs) / sizeof(errs[0])); b++)
+    if (errs[b] && add_err(g, responses, b)) goto out;
   if (add_err(g, responses, 6) || json_object_set(op, "responses", responses)) goto out;
 
   json_t *item = json_object_get(g->paths, path);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "support/client.h"
+#include "util/alloc.h"
 
 static api_app *app;
 static api_server *srv;
@@ -624,4 +625,51 @@ Test(openapi, docs_page_and_csp, .fini = teardown) {
   cr_assert_str_eq(tc_header(&r, "content-security-policy"),
                    "default-src 'none'; frame-ancestors 'none'");
   tc_response_free(&r);
+}
+
+/* Each allocation of the registration copies and of the generator failing in turn: ENOMEM, never
+ * a crash or a leak (the ASan build checks the leaks). */
+Test(openapi, out_of_memory) {
+  api_schema *s1, *s2;
+  const char *t2 =
+      "{\"type\":\"object\",\"properties\":{\"q\":{\"$ref\":\"#/$defs/q\"}},"
+      "\"$defs\":{\"q\":{\"type\":\"string\"}}}";
+  cr_assert_eq(api_schema_parse(&s1, user_schema, strlen(user_schema), NULL), 0);
+  cr_assert_eq(api_schema_parse(&s2, t2, strlen(t2), NULL), 0);
+  bool registered = false, generated = false;
+  for (long n = 0; n < 10000 && !(registered && generated); n++) {
+    api_app *a;
+    cr_assert_eq(api_app_new(&a, NULL), 0);
+    api_middleware key;
+    cr_assert_eq(api_mw_api_key(a, API_API_KEY_OPTIONS(.nrecords = 0), &key), 0);
+    api__alloc_fail_nth(n);
+    int rc = api_app_route(
+        a, API_ROUTE(.method = "GET", .path = "/a/:id", .handler = ok, .description = "d",
+                     .operation_id = "getA", .tags = (const char *[]){"x", "y", NULL},
+                     .query_schema = s2, .response_schema = s1,
+                     .middleware = (const api_middleware *[]){&key, NULL},
+                     .responses =
+                         (const api_response_doc[]){{201, "made", s1}, {404, NULL, NULL}, {0}}));
+    if (rc == 0)
+      rc = api_app_route(a, API_ROUTE(.method = "POST", .path = "/a", .handler = ok,
+                                      .body_schema = s2, .response_schema = s1));
+    char *text = NULL;
+    int grc = rc == 0 ? api_app_openapi_json(a, &text) : -1;
+    api__alloc_fail_nth(-1);
+    if (rc) {
+      cr_assert_eq(rc, API_ENOMEM, "allocation %ld: %d", n, rc);
+    } else if (grc) {
+      registered = true;
+      cr_assert_eq(grc, API_ENOMEM, "allocation %ld: %d", n, grc);
+      cr_assert_null(text);
+    } else {
+      registered = generated = true;
+      cr_assert(strstr(text, "\"getA\""));
+      free(text);
+    }
+    api_app_free(a);
+  }
+  cr_assert(generated);
+  api_schema_free(s1);
+  api_schema_free(s2);
 }
