@@ -134,7 +134,14 @@ static json_t *property_schema(gen *g, const api_schema *obj, const char *name, 
     }
   }
   ptr[n] = '\0';
-  return schema_ref(component(g, obj, fallback), ptr);
+  const char *comp = component(g, obj, fallback);
+  if (!comp) return NULL;
+  /* Canonically through the component's own $id when it has one: the pointer then stays inside
+   * one schema resource. */
+  const char *id = json_string_value(json_object_get(json_object_get(g->schemas, comp), "$id"));
+  if (!id) return schema_ref(comp, ptr);
+  json_t *ref = json_sprintf("%.*s#%s", (int)strcspn(id, "#"), id, ptr);
+  return ref ? json_pack("{s:o}", "$ref", ref) : NULL;
 }
 
 static bool is_array_schema(json_t *prop) {

@@ -509,9 +509,23 @@ Test(openapi, names_and_schemes) {
   cr_assert_eq(api_app_route(a, API_ROUTE(.method = "POST", .path = "/a_b", .handler = ok,
                                           .body_schema = s3)),
                0);
+  /* A query property whose reference only resolves in the whole query schema */
+  const char *tq =
+      "{\"type\":\"object\",\"properties\":{\"sort\":{\"$ref\":\"#/$defs/s\"},"
+      "\"n\":{\"type\":\"integer\"}},\"$defs\":{\"s\":{\"enum\":[\"asc\",\"desc\"]}}}";
+  api_schema *sq;
+  cr_assert_eq(api_schema_parse(&sq, tq, strlen(tq), NULL), 0);
+  cr_assert_eq(
+      api_app_route(a, API_ROUTE(.method = "GET", .path = "/q", .handler = ok, .query_schema = sq)),
+      0);
   char *text;
   cr_assert_eq(api_app_openapi_json(a, &text), 0, "%s", api_last_error());
   json_t *d = json_loads(text, 0, NULL);
+  assert_json(d, "/paths/~1q/get/parameters",
+              "[{\"name\":\"sort\",\"in\":\"query\",\"required\":false,\"schema\":{\"$ref\":"
+              "\"urn:libapi:schema:getQQuery#/properties/sort\"}},{\"name\":\"n\",\"in\":\"query\","
+              "\"required\":false,\"schema\":{\"type\":\"integer\"}}]");
+  assert_json(d, "/components/schemas/getQQuery/$id", "\"urn:libapi:schema:getQQuery\"");
   free(text);
   cr_assert(d);
   assert_json(d, "/paths/~1a-b/get/operationId", "\"getAB\"");
@@ -534,6 +548,7 @@ Test(openapi, names_and_schemes) {
   api_schema_free(s2);
   api_schema_free(s3);
   api_schema_free(s1again);
+  api_schema_free(sq);
 }
 
 /* The official OpenAPI 3.1 schema (fetched by scripts/fetch-openapi-schema.sh) accepts the
