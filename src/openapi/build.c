@@ -418,31 +418,23 @@ static int add_tags(gen *g, const api__route *r) {
   return 0;
 }
 
+static bool documented(const api__route *r);
+
 static int operation(gen *g, const api__route *r) {
-  static const char *const methods[] = {"GET",     "PUT",  "POST",  "DELETE",
-                                        "OPTIONS", "HEAD", "PATCH", "TRACE"};
-  bool known = false;
-  for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-    known = known || strcmp(r->method, methods[i]) == 0;
-  if (!known || r->desc.hidden) return 0; /* OpenAPI 3.1 path items have only those methods */
+  if (!documented(r)) return 0;
   const api_route *d = &r->desc;
-  char op_id[256];
-  if (d->operation_id) {
-    snprintf(op_id, sizeof(op_id), "%s", d->operation_id);
-  } else {
+  /* Given ids were reserved by reserve_op_ids(); a generated one avoids every taken id. */
+  char gen_id[256];
+  const char *op_id = d->operation_id;
+  if (!op_id) {
     char base[200];
     default_op_id(r, base, sizeof(base));
-    snprintf(op_id, sizeof(op_id), "%s", base);
-    for (unsigned n = 2; json_object_get(g->op_ids, op_id); n++)
-      snprintf(op_id, sizeof(op_id), "%s_%u", base, n);
+    snprintf(gen_id, sizeof(gen_id), "%s", base);
+    for (unsigned n = 2; json_object_get(g->op_ids, gen_id); n++)
+      snprintf(gen_id, sizeof(gen_id), "%s_%u", base, n);
+    if (json_object_set_new(g->op_ids, gen_id, json_true())) return API_ENOMEM;
+    op_id = gen_id;
   }
-  json_t *other = json_object_get(g->op_ids, op_id);
-  if (other)
-    return api__fail(API_EINVAL, "OpenAPI: routes %s and %s %s have the same operation_id \"%s\"",
-                     json_string_value(other), r->method, r->pattern, op_id);
-  char who[300];
-  snprintf(who, sizeof(who), "%s %s", r->method, r->pattern);
-  if (json_object_set_new(g->op_ids, op_id, json_string(who))) return API_ENOMEM;
 
   int rc = API_ENOMEM;
   char *path = openapi_path(r->pattern);
@@ -592,6 +584,31 @@ static int error_responses(gen *g, json_t *components) {
   return 0;
 }
 
+static bool documented(const api__route *r) {
+  static const char *const methods[] = {"GET",     "PUT",  "POST",  "DELETE",
+                                        "OPTIONS", "HEAD", "PATCH", "TRACE"};
+  if (r->desc.hidden) return false;
+  for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+    if (strcmp(r->method, methods[i]) == 0) return true;
+  return false; /* OpenAPI 3.1 path items have only those methods */
+}
+
+/* Take the operation ids routes give before generating any. API_EINVAL for one given twice. */
+static int reserve_op_ids(gen *g, const api__route *const *routes, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const api__route *r = routes[i];
+    if (!documented(r) || !r->desc.operation_id) continue;
+    json_t *other = json_object_get(g->op_ids, r->desc.operation_id);
+    if (other)
+      return api__fail(API_EINVAL, "OpenAPI: routes %s and %s %s have the same operation_id \"%s\"",
+                       json_string_value(other), r->method, r->pattern, r->desc.operation_id);
+    if (json_object_set_new(g->op_ids, r->desc.operation_id,
+                            json_sprintf("%s %s", r->method, r->pattern)))
+      return API_ENOMEM;
+  }
+  return 0;
+}
+
 int api__openapi_build(api_app *app, json_t **out) {
   *out = NULL;
   const api__openapi *o = app->openapi;
@@ -623,6 +640,7 @@ int api__openapi_build(api_app *app, json_t **out) {
   if (n && !(routes = api__calloc(n, sizeof(*routes)))) goto out;
   size_t i = n;
   for (const api__route *r = app->routes; r; r = r->next) routes[--i] = r; /* oldest first */
+  if ((rc = reserve_op_ids(&g, routes, n)) != 0) goto out;
   for (i = 0; i < n; i++)
     if ((rc = operation(&g, routes[i])) != 0) goto out;
   rc = API_ENOMEM;

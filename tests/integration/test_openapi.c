@@ -518,9 +518,16 @@ Test(openapi, names_and_schemes) {
   cr_assert_eq(
       api_app_route(a, API_ROUTE(.method = "GET", .path = "/q", .handler = ok, .query_schema = sq)),
       0);
+  /* A given id wins over a generated one, even from a later route */
+  cr_assert_eq(api_app_get(a, "/users", ok, NULL), 0);
+  cr_assert_eq(api_app_route(a, API_ROUTE(.method = "POST", .path = "/x", .handler = ok,
+                                          .operation_id = "getUsers")),
+               0);
   char *text;
   cr_assert_eq(api_app_openapi_json(a, &text), 0, "%s", api_last_error());
   json_t *d = json_loads(text, 0, NULL);
+  assert_json(d, "/paths/~1users/get/operationId", "\"getUsers_2\"");
+  assert_json(d, "/paths/~1x/post/operationId", "\"getUsers\"");
   assert_json(d, "/paths/~1q/get/parameters",
               "[{\"name\":\"sort\",\"in\":\"query\",\"required\":false,\"schema\":{\"$ref\":"
               "\"urn:libapi:schema:getQQuery#/properties/sort\"}},{\"name\":\"n\",\"in\":\"query\","
