@@ -117,12 +117,13 @@ static void build(const api_openapi_options *opts, bool security_headers) {
   const char *const users[] = {"users", NULL};
   cr_assert_eq(
       api_group_route(
-          v1, API_ROUTE(.method = "GET", .path = "/users/:id", .handler = ok,
-                        .summary = "Get a user", .tags = users,
-                        .params_schema = S("{\"type\":\"object\",\"properties\":{\"id\":{\"type\":"
-                                           "\"integer\",\"minimum\":1,\"description\":\"The "
-                                           "user's id\"}}}"),
-                        .response_schema = user)),
+          v1,
+          API_ROUTE(.method = "GET", .path = "/users/:id", .handler = ok, .summary = "Get a user",
+                    .tags = users, .description = "Returns <b>one</b> user.",
+                    .params_schema = S("{\"type\":\"object\",\"properties\":{\"id\":{\"type\":"
+                                       "\"integer\",\"minimum\":1,\"description\":\"The "
+                                       "user's id\"}}}"),
+                    .response_schema = user)),
       0, "%s", api_last_error());
   cr_assert_eq(
       api_group_route(
@@ -694,4 +695,53 @@ Test(openapi, out_of_memory) {
   cr_assert(generated);
   api_schema_free(s1);
   api_schema_free(s2);
+}
+
+/* The page in a real browser, its CSP enforced: Debian's chromium, headless (scripts/deps.sh
+ * --test installs it). Skipped, saying so, where there is none. */
+Test(openapi, docs_render_in_headless_chromium, .fini = teardown, .timeout = 120) {
+  int st;
+  char *where = tc_run("command -v chromium", &st);
+  bool have = where && st == 0 && *where;
+  free(where);
+  if (!have) cr_skip_test("no chromium in PATH: the /docs page was not rendered in a browser");
+  build(DEFAULT_OPTS, true);
+  char profile[] = "/tmp/libapi-chromium-XXXXXX";
+  cr_assert(mkdtemp(profile));
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd),
+           "chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=%s "
+           "--virtual-time-budget=10000 --dump-dom http://127.0.0.1:%d/docs 2>/dev/null",
+           profile, api_server_port(srv));
+  char *dom = tc_run(cmd, &st);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", profile);
+  free(tc_run(cmd, NULL));
+  cr_assert(dom);
+  cr_assert_eq(st, 0, "chromium exited with %d", st);
+  /* The script ran (the CSP allowed it) and fetched and rendered the document. */
+  cr_assert_null(strstr(dom, "Loading the API"), "not rendered:\n%.2000s", dom);
+  cr_assert_null(strstr(dom, "<p class=\"error\">"), "%.2000s", dom);
+  static const char *const want[] = {
+      "<h1>Users API</h1>",
+      "<h2>users</h2>",
+      "<h2>files</h2>",
+      "<h2>default</h2>",
+      "<span class=\"path mono\">/api/v1/users/{id}</span>",
+      "<span class=\"summary\">Get a user</span>",
+      "getApiV1UsersById",
+      "listUsers",
+      "<details class=\"op delete deprecated\">",
+      "<li class=\"mono\">bearerAuth: users:write</li>",
+      "<li class=\"mono\">apiKeyAuth</li>",
+      "<td class=\"mono\">array of string</td>",
+      "<div class=\"schema-name\">User</div>",
+      "<span class=\"status mono\">422</span>",
+      "https://api.example.com",
+  };
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+    cr_assert(strstr(dom, want[i]), "missing %s in\n%.3000s", want[i], dom);
+  /* Text from the document stays text. */
+  cr_assert(strstr(dom, "Returns &lt;b&gt;one&lt;/b&gt; user."), "%.3000s", dom);
+  cr_assert_null(strstr(dom, "<b>one</b>"));
+  free(dom);
 }
