@@ -68,9 +68,14 @@ typedef struct api_middleware {
    * authentication built-ins set it. NULL: none. Copied with the struct, so it must outlive the
    * app (a literal, or a name owned by the app). */
   const char *security;
-  /** NULL-terminated scopes this middleware requires (api_mw_require() sets its scopes): listed
-   * with each security scheme of the routes it applies to. Borrowed like security. */
+  /** For a guard that refuses unauthenticated requests (api_mw_require() sets it): the
+   * NULL-terminated scopes it requires, listed with each security scheme of the routes it applies
+   * to; an empty list when it requires none. NULL: not a guard. Borrowed like security. */
   const char *const *security_scopes;
+  /** Non-zero: the middleware lets requests without credentials through (api_mw_jwt() and
+   * api_mw_api_key() with .optional, api_mw_session()). A route whose every scheme is optional
+   * and that runs no guard also lists anonymous access ({}) in its "security", without 401/403. */
+  int security_optional;
 } api_middleware;
 
 #define API_MIDDLEWARE(...) (&(const api_middleware){.size = sizeof(api_middleware), __VA_ARGS__})

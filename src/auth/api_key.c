@@ -245,6 +245,7 @@ int api_mw_api_key(api_app *app, const api_api_key_options *opts, api_middleware
   out->security = api__security_scheme_auto(
       app, "apiKeyAuth",
       json_pack("{s:s,s:s,s:s}", "type", "apiKey", "in", "header", "name", header));
+  out->security_optional = opts->optional != 0;
   return out->security ? 0 : API_ENOMEM;
 }
 

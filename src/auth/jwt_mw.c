@@ -253,5 +253,6 @@ int api_mw_jwt(api_app *app, const api_jwt_auth_options *opts, api_middleware *o
   out->security = api__security_scheme_auto(
       app, "bearerAuth",
       json_pack("{s:s,s:s,s:s}", "type", "http", "scheme", "bearer", "bearerFormat", "JWT"));
+  out->security_optional = opts->optional != 0;
   return out->security ? 0 : API_ENOMEM;
 }

@@ -357,9 +357,19 @@ static int add_err(gen *g, json_t *responses, int bit) {
   return !ref || json_object_set_new(responses, st, ref) ? API_ENOMEM : 0;
 }
 
-/* Walk the middleware a route runs (app, groups from the outermost, route): its security
- * schemes in order of appearance, and the scopes its guards require. */
-static json_t *route_security(const api_app *app, const api__route *r) {
+/* Append the string v to the array a unless it is there. Returns 0 or API_ENOMEM. */
+static int append_unique(json_t *a, const char *v) {
+  size_t k;
+  json_t *x;
+  json_array_foreach(a, k, x) if (strcmp(json_string_value(x), v) == 0) return 0;
+  return json_array_append_new(a, json_string(v)) ? API_ENOMEM : 0;
+}
+
+/* The "security" of a route, from the middleware it runs (app, groups from the outermost,
+ * route): its schemes in order of appearance, each with the scopes its guards require, as
+ * alternatives, plus {} when anonymous requests get through (every scheme optional, no guard).
+ * json_null() when it has no scheme; NULL when out of memory. */
+static json_t *route_security(const api_app *app, const api__route *r, bool *anonymous) {
   const api__mw *lists[66];
   const api_group *chain[64];
   int n = 0, depth = 0;
@@ -369,36 +379,35 @@ static json_t *route_security(const api_app *app, const api__route *r) {
   lists[n++] = r->mws;
   json_t *names = json_array(), *scopes = json_array();
   json_t *sec = NULL;
+  bool guarded = false, all_optional = true;
   if (!names || !scopes) goto out;
   for (int i = 0; i < n; i++)
     for (const api__mw *m = lists[i]; m; m = m->next) {
       if (m->desc.security) {
-        bool dup = false;
-        size_t k;
-        json_t *x;
-        json_array_foreach(names, k, x) dup =
-            dup || strcmp(json_string_value(x), m->desc.security) == 0;
-        if (!dup && json_array_append_new(names, json_string(m->desc.security))) goto out;
+        all_optional = all_optional && m->desc.security_optional;
+        if (append_unique(names, m->desc.security)) goto out;
       }
+      guarded = guarded || m->desc.security_scopes;
       for (size_t s = 0; m->desc.security_scopes && m->desc.security_scopes[s]; s++)
-        if (json_array_append_new(scopes, json_string(m->desc.security_scopes[s]))) goto out;
+        if (append_unique(scopes, m->desc.security_scopes[s])) goto out;
     }
+  *anonymous = all_optional && !guarded;
   if (!json_array_size(names)) {
     sec = json_null();
     goto out;
   }
-  /* The schemes are alternatives: any one of them authenticates (see docs/openapi.md). */
   sec = json_array();
   size_t k;
   json_t *x;
   json_array_foreach(names, k, x) {
     json_t *req = json_pack("{s:O}", json_string_value(x), scopes);
-    if (!req || json_array_append_new(sec, req)) {
-      json_decref(sec);
-      sec = NULL;
-      goto out;
-    }
+    if (!req || json_array_append_new(sec, req)) goto fail;
   }
+  if (*anonymous && json_array_append_new(sec, json_object())) goto fail;
+  goto out;
+fail:
+  json_decref(sec);
+  sec = NULL;
 out:
   json_decref(names);
   json_decref(scopes);
@@ -494,10 +503,11 @@ static int operation(gen *g, const api__route *r) {
         response_obj(g, e->description ? e->description : reason(e->status), e->schema, fb);
     if (!resp || json_object_set_new(responses, key, resp)) goto out;
   }
-  json_t *sec = route_security(g->app, r);
+  bool anonymous = true;
+  json_t *sec = route_security(g->app, r, &anonymous);
   if (!sec) goto out;
-  bool secured = json_is_array(sec);
-  if (secured && json_object_set_new(op, "security", sec)) goto out;
+  bool secured = json_is_array(sec) && !anonymous;
+  if (json_is_array(sec) && json_object_set_new(op, "security", sec)) goto out;
   bool validates = d->params_schema || d->query_schema || d->headers_schema || d->body_schema;
   /* The shared error responses the route can give, in status order (bits of ERR_RESPONSES). */
   bool errs[] = {validates, secured, secured, d->body_schema, d->body_schema, validates};

@@ -90,7 +90,7 @@ static const char *new_user_schema =
 /* The app the structure tests use; started on a loopback port. */
 static void build(const api_openapi_options *opts, bool security_headers) {
   cr_assert_eq(api_app_new(&app, API_CONFIG(.port = API_PORT_ANY, .workers = 1)), 0);
-  api_middleware sec, jwt, req_write, key, sess;
+  api_middleware sec, jwt, req_write, key, sess, signed_in;
   if (security_headers) {
     cr_assert_eq(api_mw_security_headers(app, NULL, &sec), 0);
     cr_assert_eq(api_app_use(app, &sec), 0);
@@ -104,6 +104,7 @@ static void build(const api_openapi_options *opts, bool security_headers) {
       0);
   cr_assert_eq(api_mw_api_key(app, API_API_KEY_OPTIONS(.nrecords = 0), &key), 0, "%s",
                api_last_error());
+  cr_assert_eq(api_mw_require(app, API_REQUIRE(.any = 0), &signed_in), 0);
   cr_assert_eq(api_session_memstore_new(&ms, 100, 0), 0);
   api_session_store st;
   api_session_memstore_store(ms, &st);
@@ -161,6 +162,11 @@ static void build(const api_openapi_options *opts, bool security_headers) {
   cr_assert_eq(api_app_route(app, API_ROUTE(.method = "GET", .path = "/me", .handler = ok,
                                             .middleware = (const api_middleware *[]){&sess, NULL})),
                0);
+  cr_assert_eq(
+      api_app_route(app,
+                    API_ROUTE(.method = "GET", .path = "/me/settings", .handler = ok,
+                              .middleware = (const api_middleware *[]){&sess, &signed_in, NULL})),
+      0);
   cr_assert_eq(api_app_route(app, API_ROUTE(.method = "PURGE", .path = "/cache", .handler = ok)),
                0);
   cr_assert_eq(api_app_openapi(app, opts), 0, "%s", api_last_error());
@@ -211,8 +217,9 @@ Test(openapi, document_structure, .fini = teardown) {
   /* Exactly the visible routes with OpenAPI methods: not hidden ones, not the doc routes, not
    * PURGE; registration order. */
   json_t *paths = at(d, "/paths");
-  cr_assert_eq(json_object_size(paths), 4);
-  const char *want[] = {"/api/v1/users/{id}", "/api/v1/users", "/files/{rest}", "/me"};
+  cr_assert_eq(json_object_size(paths), 5);
+  const char *want[] = {"/api/v1/users/{id}", "/api/v1/users", "/files/{rest}", "/me",
+                        "/me/settings"};
   size_t i = 0;
   const char *k;
   json_t *v;
@@ -290,8 +297,14 @@ Test(openapi, document_structure, .fini = teardown) {
   assert_json(g, "/parameters/0/required", "true");
   assert_json(g, "/security", "[{\"apiKeyAuth\":[]}]");
   assert_json(g, "/tags", "[\"files\"]");
-  assert_json(d, "/paths/~1me/get/security", "[{\"sessionCookie\":[]}]");
+  /* A session alone lets anonymous requests through: {} and no 401/403; with a guard it does
+   * not. */
+  assert_json(d, "/paths/~1me/get/security", "[{\"sessionCookie\":[]},{}]");
   assert_json(d, "/paths/~1me/get/responses",
+              "{\"200\":{\"description\":\"OK\"},\"default\":{\"$ref\":\"#/components/"
+              "responses/Error\"}}");
+  assert_json(d, "/paths/~1me~1settings/get/security", "[{\"sessionCookie\":[]}]");
+  assert_json(d, "/paths/~1me~1settings/get/responses",
               "{\"200\":{\"description\":\"OK\"},\"401\":{\"$ref\":\"#/components/responses/"
               "Unauthorized\"},\"403\":{\"$ref\":\"#/components/responses/Forbidden\"},"
               "\"default\":{\"$ref\":\"#/components/responses/Error\"}}");
@@ -487,6 +500,14 @@ Test(openapi, names_and_schemes) {
   cr_assert_str_eq(k2.security, "apiKeyAuth2");
   cr_assert_str_eq(k3.security, "apiKeyAuth");
   custom = *API_MIDDLEWARE(.pre_handler = ok, .security = "basicAuth");
+  cr_assert(!k1.security_optional);
+  api_middleware opt;
+  cr_assert_eq(api_mw_api_key(a, API_API_KEY_OPTIONS(.optional = 1), &opt), 0);
+  cr_assert(opt.security_optional);
+  cr_assert_str_eq(opt.security, "apiKeyAuth");
+  cr_assert_eq(api_app_route(a, API_ROUTE(.method = "GET", .path = "/opt", .handler = ok,
+                                          .middleware = (const api_middleware *[]){&opt, NULL})),
+               0);
   /* Both schemes on one route are alternatives */
   cr_assert_eq(
       api_app_route(a, API_ROUTE(.method = "GET", .path = "/a-b", .handler = ok,
@@ -539,6 +560,9 @@ Test(openapi, names_and_schemes) {
   assert_json(d, "/paths/~1a-b/get/operationId", "\"getAB\"");
   assert_json(d, "/paths/~1a_b/get/operationId", "\"getAB_2\"");
   assert_json(d, "/paths/~1a-b/get/security", "[{\"apiKeyAuth2\":[]},{\"basicAuth\":[]}]");
+  assert_json(d, "/paths/~1opt/get/security", "[{\"apiKeyAuth\":[]},{}]");
+  cr_assert_null(at(d, "/paths/~1opt/get/responses/401"));
+  assert_json(d, "/paths/~1a-b/get/responses/401/$ref", "\"#/components/responses/Unauthorized\"");
   assert_json(d, "/components/securitySchemes/apiKeyAuth2",
               "{\"type\":\"apiKey\",\"in\":\"header\",\"name\":\"X-Other-Key\"}");
   assert_json(d, "/components/securitySchemes/basicAuth", basic);
