@@ -283,7 +283,7 @@ int api_mw_session(api_app *app, const api_session_options *opts, api_middleware
   out->security = api__security_scheme_auto(
       app, "sessionCookie",
       json_pack("{s:s,s:s,s:s}", "type", "apiKey", "in", "cookie", "name", name));
-  out->security_optional = 1 /* a request without a session goes on */;
+  out->security_optional = 1; /* a request without a session goes on */
   return out->security ? 0 : API_ENOMEM;
 }
 
