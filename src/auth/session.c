@@ -24,6 +24,7 @@
 #include "auth/session_internal.h"
 #include "core/error_internal.h"
 #include "http/chars.h"
+#include "openapi/openapi_internal.h"
 #include "util/alloc.h"
 #include "util/b64url.h"
 
@@ -391,7 +392,11 @@ int api_mw_session(api_app *app, const api_session_options *opts, api_middleware
                           .on_request = sess_on_request,
                           .on_send = sess_on_send,
                           .user_data = m};
-  return 0;
+  out->security = api__security_scheme_auto(
+      app, "sessionCookie",
+      json_pack("{s:s,s:s,s:s}", "type", "apiKey", "in", "cookie", "name", name));
+  out->security_optional = 1; /* a request without a session goes on */
+  return out->security ? 0 : API_ENOMEM;
 }
 
 /* Gives the request a fresh, empty session. */
