@@ -44,7 +44,9 @@ int main(void) {
   if (api_app_get(app, "/", index_handler, NULL) ||
       api_app_get(app, "/hello/:name", hello_handler, NULL) || api_app_group(app, "/api/v1", &v1) ||
       api_group_route(v1, API_ROUTE(.method = "POST", .path = "/echo", .handler = echo_handler)) ||
-      api_app_get(app, "/slow", slow_handler, NULL)) {
+      api_app_get(app, "/slow", slow_handler, NULL) ||
+      /* The OpenAPI 3.1 document at /openapi.json and a page rendering it at /docs. */
+      api_app_openapi(app, API_OPENAPI_OPTIONS(.title = "Hello API", .version = "1.0.0"))) {
     fprintf(stderr, "hello: %s\n", api_last_error());
     api_app_free(app);
     return 1;

@@ -1,5 +1,5 @@
-/* validation: route schemas — typed path and query parameters, a validated JSON body, 422 details.
- */
+/* validation: route schemas — typed path and query parameters, a validated JSON body, 422 details,
+ * and the OpenAPI document and /docs page generated from them. */
 #include <libapi/api.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,7 +52,10 @@ int main(void) {
     rc = api_app_route(
         app, API_ROUTE(.method = "PUT", .path = "/users/:id", .handler = put_user,
                        .params_schema = params, .query_schema = query, .body_schema = body,
-                       .schema_flags = API_ROUTE_APPLY_DEFAULTS));
+                       .schema_flags = API_ROUTE_APPLY_DEFAULTS, .summary = "Replace a user",
+                       .tags = (const char *[]){"users", NULL}));
+  /* GET /openapi.json describes PUT /users/{id} from the schemas above; /docs renders it. */
+  if (!rc) rc = api_app_openapi(app, API_OPENAPI_OPTIONS(.title = "Users", .version = "1.0.0"));
   if (!rc) rc = api_app_run(app);
   if (rc) fprintf(stderr, "validation: %s\n", api_last_error());
   api_app_free(app);

@@ -28,11 +28,14 @@ try() { # binary: start it on a free port, GET /, expect the greeting
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
   local body
   body=$(curl -s "http://127.0.0.1:$port/hello/Ada?greeting=Hi")
+  local doc
+  doc=$(curl -s "http://127.0.0.1:$port/openapi.json")
   kill -TERM $pid
   local rc=0
   wait $pid || rc=$?
   pid=
   [[ $body == '{"data":{"message":"Hi, Ada!"}}' ]] || { echo "unexpected answer: $body"; cat "$work/server.log"; return 1; }
+  [[ $doc == '{"openapi":"3.1.0",'* ]] || { echo "unexpected /openapi.json: $doc"; return 1; }
   [[ $rc == 0 ]] || { echo "server exited with $rc after SIGTERM"; return 1; }
 }
 

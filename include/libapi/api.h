@@ -9,6 +9,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "middleware.h"
+#include "openapi.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"

@@ -308,16 +308,18 @@ LIBAPI_EXTERN void api_auth_string_free(char *s);
  * Hashes a password with bcrypt into a "$2b$<cost>$<salt><hash>" string (60 characters), with a
  * 128-bit salt from the operating system's random generator.
  *
- * Blocks for about 100 ms or more (doubling with each cost step): never call it on a worker
- * thread; run it on the offload pool (api_offload(), libapi/request.h).
+ * Blocks for about 100 ms or more (doubling with each cost step), so it refuses to run on a
+ * worker (event-loop) thread: from a handler use api_req_password_hash(), or call it in the work
+ * function of api_offload() (libapi/request.h).
  *
  * @param out       receives the hash string
  * @param password  the password, NUL-terminated, at most API_PASSWORD_MAX_LEN bytes: bcrypt reads
  *                  only 72 bytes, so longer ones are refused rather than silently truncated
  * @param cost      log2 of the rounds, 4..31; 0 for API_PASSWORD_DEFAULT_COST
- * @return 0; API_EINVAL (NULL, too long, cost out of range); API_ENOMEM; API_ESYS (no randomness
- *         or hashing failed).
- * Ownership: *out is the caller's; free it with api_auth_string_free(). Thread: any.
+ * @return 0; API_EINVAL (NULL, too long, cost out of range); API_ESTATE (called on a worker
+ *         thread); API_ENOMEM; API_ESYS (no randomness or hashing failed).
+ * Ownership: *out is the caller's; free it with api_auth_string_free(). Thread: any but a
+ * worker's (the main thread, an offload pool thread, a thread of the application's).
  */
 LIBAPI_EXTERN int api_password_hash(char **out, const char *password, int cost);
 
@@ -325,15 +327,59 @@ LIBAPI_EXTERN int api_password_hash(char **out, const char *password, int cost);
  * Checks a password against a bcrypt hash ("$2b$", "$2a$" or "$2y$"), comparing the whole
  * recomputed string in constant time.
  *
- * Blocks like api_password_hash (at the hash's cost): run it on the offload pool. To not reveal
- * which user names exist, verify against a dummy hash of the same cost when the user is unknown.
+ * Blocks like api_password_hash (at the hash's cost), and like it refuses to run on a worker
+ * thread: from a handler use api_req_password_verify().
  *
+ * @param password  the password offered, NUL-terminated
+ * @param hash      the stored hash; NULL when the user is unknown: the password is then checked
+ *                  against an internal hash of a random password at API_PASSWORD_DEFAULT_COST
+ *                  (made by the first call of any kind, which takes twice as long), so that an
+ *                  unknown user costs as much time as a known one whose hash has the default
+ *                  cost, and the result is API_EUNAUTHORIZED
  * @return 0 when the password matches; API_EUNAUTHORIZED when it does not (including passwords
- *         over API_PASSWORD_MAX_LEN bytes); API_EINVAL when hash is not a well-formed bcrypt hash
- *         (treat every non-zero value as "no"); API_ENOMEM.
- * Thread: any.
+ *         over API_PASSWORD_MAX_LEN bytes, and hash NULL); API_EINVAL when hash is not a
+ *         well-formed bcrypt hash or password is NULL (treat every non-zero value as "no");
+ *         API_ESTATE (called on a worker thread); API_ENOMEM.
+ * Thread: any but a worker's.
  */
 LIBAPI_EXTERN int api_password_verify(const char *password, const char *hash);
+
+/**
+ * What runs on the request's worker when api_req_password_verify or api_req_password_hash is
+ * done; it answers the request like a handler (returns API_NEXT, an error, or API_ASYNC again).
+ * @param rc    the result of api_password_verify / api_password_hash (0, API_EUNAUTHORIZED, ...;
+ *              api_last_error() explains it)
+ * @param hash  api_req_password_hash: the new hash (60 characters) when rc is 0, borrowed, valid
+ *              until the response is sent (copy it to keep it); otherwise NULL
+ */
+typedef int (*api_password_done_fn)(api_req *req, api_res *res, int rc, const char *hash,
+                                    void *user_data);
+
+/**
+ * api_password_verify(password, hash) on the offload pool, then done(req, res, rc, NULL,
+ * user_data) on the request's worker. Meant to be returned from a handler:
+ * `return api_req_password_verify(req, pw, user ? user->hash : NULL, login_done, ctx);`.
+ * A NULL hash (unknown user) burns the same time as a real check and gives API_EUNAUTHORIZED.
+ * @return API_ASYNC when queued; API_EINVAL (NULL req, password or done); API_ENOMEM;
+ *         API_EUNAVAILABLE (the server is stopping). On an error done is not called.
+ * Ownership: password and hash are copied (into request memory, the password copy wiped as soon
+ * as bcrypt is done and again when the request ends); the caller may free its own right away.
+ * Thread: the request's worker (a handler or hook).
+ */
+LIBAPI_EXTERN int api_req_password_verify(api_req *req, const char *password, const char *hash,
+                                          api_password_done_fn done, void *user_data);
+
+/**
+ * api_password_hash(password, cost) on the offload pool, then done(req, res, rc, hash, user_data)
+ * on the request's worker (hash NULL unless rc is 0). Meant to be returned from a handler.
+ * @return API_ASYNC when queued; API_EINVAL (NULL argument, cost out of 4..31, password over
+ *         API_PASSWORD_MAX_LEN bytes); API_ENOMEM; API_EUNAVAILABLE (the server is stopping). On
+ *         an error done is not called.
+ * Ownership: password is copied and the copy wiped as for api_req_password_verify.
+ * Thread: the request's worker.
+ */
+LIBAPI_EXTERN int api_req_password_hash(api_req *req, const char *password, int cost,
+                                        api_password_done_fn done, void *user_data);
 
 /**
  * Whether hash should be replaced by a fresh api_password_hash at cost (0 for the default) after

@@ -63,6 +63,19 @@ typedef struct api_middleware {
   api_hook_fn on_send;     /**< the response is final and may still be rewritten */
   api_hook_fn on_response; /**< the response has left: observe only */
   void *user_data;         /**< passed to every hook */
+  /** The OpenAPI security scheme this middleware authenticates with (a name registered with
+   * api_app_security_scheme()): routes it applies to list it in their "security". The
+   * authentication built-ins set it. NULL: none. Copied with the struct, so it must outlive the
+   * app (a literal, or a name owned by the app). */
+  const char *security;
+  /** For a guard that refuses unauthenticated requests (api_mw_require() sets it): the
+   * NULL-terminated scopes it requires, listed with each security scheme of the routes it applies
+   * to; an empty list when it requires none. NULL: not a guard. Borrowed like security. */
+  const char *const *security_scopes;
+  /** Non-zero: the middleware lets requests without credentials through (api_mw_jwt() and
+   * api_mw_api_key() with .optional, api_mw_session()). A route whose every scheme is optional
+   * and that runs no guard also lists anonymous access ({}) in its "security", without 401/403. */
+  int security_optional;
 } api_middleware;
 
 #define API_MIDDLEWARE(...) (&(const api_middleware){.size = sizeof(api_middleware), __VA_ARGS__})

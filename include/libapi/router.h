@@ -5,6 +5,7 @@
  * are lock-free. A request that matches no route gets 404; one whose path matches but not its
  * method gets 405 with an Allow header. GET routes answer HEAD too (the body is not sent), and
  * every path answers OPTIONS with 204 and Allow, unless a route registers those methods itself.
+ * "OPTIONS *" answers 204 with every method the app routes.
  */
 #ifndef LIBAPI_ROUTER_H
 #define LIBAPI_ROUTER_H
@@ -25,6 +26,16 @@ extern "C" {
  * Thread: runs on the request's worker thread; must not block.
  */
 typedef int (*api_handler_fn)(api_req *req, api_res *res, void *user_data);
+
+/**
+ * One documented response of a route (api_route.responses), for the OpenAPI document only: it
+ * does not change what the route answers.
+ */
+typedef struct api_response_doc {
+  int status;               /**< 100..599; 0 ends the array */
+  const char *description;  /**< NULL: the status's reason phrase */
+  const api_schema *schema; /**< its JSON body (borrowed, must outlive the app); NULL: none */
+} api_response_doc;
 
 /**
  * A route descriptor. Build it with API_ROUTE(.method = "GET", .path = "/users/:id", .handler = h);
@@ -76,6 +87,17 @@ typedef struct api_route {
    * API_VALIDATE_RESPONSES=1) is on: a violation becomes a 500 and is logged. */
   const api_schema *response_schema;
   unsigned schema_flags; /**< API_ROUTE_* flags below */
+  /* ---- The OpenAPI document (libapi/openapi.h, docs/openapi.md); all optional, all copied. ----
+   */
+  const char *description;  /**< longer text (CommonMark) for the operation */
+  const char *operation_id; /**< unique among the app's routes; default: made from the method and
+                                 the path ("getUsersById" for GET /users/:id) */
+  const char *const *tags;  /**< NULL-terminated tag names, e.g. (const char *[]){"users", NULL} */
+  int deprecated;           /**< non-zero: marked deprecated (the route still works) */
+  int hidden;               /**< non-zero: left out of the document (the route still works) */
+  /** Documented responses, ended by an entry with status 0. The first 2xx entry replaces the
+   * default success response (200); its schema defaults to response_schema. */
+  const api_response_doc *responses;
 } api_route;
 
 /** api_route.schema_flags: insert the "default" of missing properties (api_schema_apply_defaults())

@@ -1,9 +1,12 @@
 /*
- * libapi/session.h: cookie sessions with a server-side store, and CSRF protection.
+ * libapi/session.h: cookie sessions (with a server-side store, or wholly in an encrypted cookie),
+ * and CSRF protection.
  *
  * The session middleware (api_mw_session) keeps a random 256-bit id in an HttpOnly cookie and the
  * session's data, a JSON object, in a store (api_session_store: an in-memory one is provided,
- * api_session_memstore; a shared one such as Redis implements the same functions). Handlers read
+ * api_session_memstore; a shared one such as Redis implements the same functions) — or, given a
+ * key ring instead of a store, seals the whole session into the cookie with AES-256-GCM (no
+ * server state; logout cannot revoke a copied cookie before it expires). Handlers read
  * and write the data with api_session_get/api_session_set, rotate the id at login with
  * api_session_regenerate and end the session with api_session_destroy. A session is created only
  * when something is stored in it, so anonymous traffic costs no store space.
@@ -12,7 +15,7 @@
  * come from another site (Sec-Fetch-Site, Origin) or that carry the session cookie without the
  * session's CSRF token (api_csrf_token) in a header or form field.
  *
- * See docs/auth.md ("Cookie sessions", "CSRF").
+ * See docs/auth.md ("Cookie sessions", "Encrypted-cookie sessions", "CSRF").
  */
 #ifndef LIBAPI_SESSION_H
 #define LIBAPI_SESSION_H
@@ -89,6 +92,35 @@ LIBAPI_EXTERN size_t api_session_memstore_count(api_session_memstore *ms);
 /** Frees ms. NULL is allowed. Thread: once no request uses it. */
 LIBAPI_EXTERN void api_session_memstore_free(api_session_memstore *ms);
 
+/* ---- Encrypted-cookie sessions ---- */
+
+/** The length of an encrypted-session key, in bytes (AES-256-GCM). */
+#define API_SESSION_KEY_LEN 32
+/** The most keys a ring holds. */
+#define API_SESSION_MAX_KEYS 16
+/** The largest session cookie, name and value together, that the middleware writes or reads:
+ * browsers drop longer ones. */
+#define API_SESSION_COOKIE_MAX 4096
+
+/**
+ * A key for encrypted-cookie sessions: 32 random bytes. Generate one with
+ * `openssl rand -base64 32`, keep it out of the source (an environment variable or a file) and
+ * load it with api_session_key_decode().
+ */
+typedef struct api_session_key {
+  unsigned char bytes[API_SESSION_KEY_LEN]; /**< the AES-256 key */
+} api_session_key;
+
+/**
+ * Decodes a key written in base64 (standard, as `openssl rand -base64 32` prints it, with or
+ * without its '=' padding) or base64url; surrounding whitespace (a trailing newline) is ignored.
+ * @return 0; API_EINVAL (NULL, not base64, or not exactly 32 bytes: the message says which, never
+ *         the key).
+ * Ownership: out is the caller's; wipe it (OPENSSL_cleanse) once api_mw_session has copied it.
+ * Thread: any.
+ */
+LIBAPI_EXTERN int api_session_key_decode(api_session_key *out, const char *text);
+
 /* ---- Middleware ---- */
 
 /** The default idle and absolute timeouts, in seconds. */
@@ -101,7 +133,8 @@ LIBAPI_EXTERN void api_session_memstore_free(api_session_memstore *ms);
  */
 typedef struct api_session_options {
   size_t size;                    /**< sizeof(api_session_options), set by API_SESSION_OPTIONS */
-  const api_session_store *store; /**< required; copied (its user_data must outlive the app) */
+  const api_session_store *store; /**< the store, copied (its user_data must outlive the app);
+                                       or NULL with keys */
   const char *cookie_name;        /**< default "__Host-sid" when secure with path "/", else "sid" */
   const char *path;               /**< the cookie's Path; default "/" */
   const char *domain;             /**< the cookie's Domain; default none (host-only: keep it so) */
@@ -112,6 +145,12 @@ typedef struct api_session_options {
   int insecure; /**< non-zero: no Secure attribute, for http://localhost development only */
   long long (*clock)(void *user_data); /**< the time in seconds; NULL: the system clock (tests) */
   void *clock_data;                    /**< passed to clock */
+  /** Encrypted-cookie sessions, instead of a store: a key ring. keys[0] encrypts every cookie
+   * written; every key decrypts (rotation: put the new key first, keep the old ones until the
+   * sessions they sealed have expired). Exactly one of store and keys must be given. Copied (and
+   * wiped when the app is freed). */
+  const api_session_key *keys;
+  size_t nkeys; /**< the number of keys, 1..API_SESSION_MAX_KEYS */
 } api_session_options;
 
 #define API_SESSION_OPTIONS(...) \
@@ -125,7 +164,18 @@ typedef struct api_session_options {
  * Max-Age the time left) — or clears it after api_session_destroy. Register it before the
  * middleware and handlers that use sessions.
  *
- * @return 0; API_EINVAL (a bad option, named in api_last_error()); API_ENOMEM.
+ * With keys instead of a store, the cookie value is
+ * base64url(version || key id || nonce || AES-256-GCM(created, last seen, id, data) || tag), the
+ * cookie name authenticated with it. A value that does not decrypt under any key of the ring
+ * (forged, truncated, another cookie's, a retired key), is expired, repeated or longer than
+ * API_SESSION_COOKIE_MAX is ignored (logged at debug level). The cookie is rewritten when the
+ * session changes and otherwise at most every min(60, idle_timeout / 10) seconds, so the idle
+ * timeout runs from that rewrite (a session may end up to that much early). A session whose
+ * cookie would be over API_SESSION_COOKIE_MAX bytes (name and value; about 2.9 KiB of JSON data)
+ * is not sent: the response becomes a 500 and an error is logged; the client keeps its old cookie.
+ *
+ * @return 0; API_EINVAL (a bad option, named in api_last_error(): both or neither of store and
+ *         keys, nkeys out of range, an all-zero or repeated key); API_ENOMEM.
  * Ownership: the state belongs to app. Thread: the state is read-only; the store synchronises.
  */
 LIBAPI_EXTERN int api_mw_session(api_app *app, const api_session_options *opts,
@@ -145,7 +195,8 @@ LIBAPI_EXTERN json_t *api_session_get(api_req *req, const char *key);
  * none (a fresh id; the cookie is set with the response). A NULL value removes key.
  * @return 0; API_EINVAL (NULL req or key); API_ESTATE (no session middleware on this request, or
  *         the session was destroyed); API_ENOMEM. The serialized data must stay under
- *         API_SESSION_MAX_DATA bytes or saving fails (answered 500).
+ *         API_SESSION_MAX_DATA bytes (with encrypted cookies: the cookie under
+ *         API_SESSION_COOKIE_MAX bytes, about 2.9 KiB of data) or saving fails (answered 500).
  * Ownership: steals the reference to value, also on error. Thread: the request's.
  */
 LIBAPI_EXTERN int api_session_set(api_req *req, const char *key, json_t *value);
@@ -157,7 +208,9 @@ LIBAPI_EXTERN int api_session_exists(api_req *req);
 /**
  * Gives the session a new id, keeping its data, and forgets the old id: call it when the user logs
  * in or their privileges change, so that an id planted or seen before (session fixation) is
- * worthless. Creates the session when there is none. The absolute timeout restarts.
+ * worthless. Creates the session when there is none. The absolute timeout restarts. With
+ * encrypted cookies the new id (and CSRF token) is sealed into a fresh cookie value; the old
+ * value cannot be forgotten and stays valid until it expires.
  * @return 0; API_ESTATE (no session middleware); API_ENOMEM; API_ESYS (no randomness).
  * Thread: the request's.
  */
@@ -165,7 +218,9 @@ LIBAPI_EXTERN int api_session_regenerate(api_req *req);
 
 /**
  * Ends the session (logout): removes it from the store at the end of the request and clears the
- * cookie (Max-Age=0). Later api_session_set calls on this request fail with API_ESTATE.
+ * cookie (Max-Age=0). Later api_session_set calls on this request fail with API_ESTATE. With
+ * encrypted cookies only the browser's copy is cleared: a copy taken before stays valid until its
+ * idle or absolute timeout (docs/auth.md, "Encrypted-cookie sessions").
  * @return 0 (also when there was no session); API_ESTATE (no session middleware).
  * Thread: the request's.
  */

@@ -13,6 +13,7 @@
 
 #include "auth/authmw_internal.h"
 #include "core/error_internal.h"
+#include "openapi/openapi_internal.h"
 #include "util/alloc.h"
 #include "util/b64url.h"
 
@@ -241,7 +242,11 @@ int api_mw_api_key(api_app *app, const api_api_key_options *opts, api_middleware
                           .pre_handler = key_pre_handler,
                           .on_send = api__auth_on_send,
                           .user_data = s};
-  return 0;
+  out->security = api__security_scheme_auto(
+      app, "apiKeyAuth",
+      json_pack("{s:s,s:s,s:s}", "type", "apiKey", "in", "header", "name", header));
+  out->security_optional = opts->optional != 0;
+  return out->security ? 0 : API_ENOMEM;
 }
 
 int api_api_key_hash(char **out, const char *key, const void *pepper, size_t pepper_len) {

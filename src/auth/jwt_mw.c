@@ -11,6 +11,7 @@
 #include "auth/authmw_internal.h"
 #include "core/error_internal.h"
 #include "libapi/log.h"
+#include "openapi/openapi_internal.h"
 #include "util/alloc.h"
 
 typedef struct jwt_mw {
@@ -249,5 +250,9 @@ int api_mw_jwt(api_app *app, const api_jwt_auth_options *opts, api_middleware *o
                           .pre_handler = jwt_pre_handler,
                           .on_send = api__auth_on_send,
                           .user_data = s};
-  return 0;
+  out->security = api__security_scheme_auto(
+      app, "bearerAuth",
+      json_pack("{s:s,s:s,s:s}", "type", "http", "scheme", "bearer", "bearerFormat", "JWT"));
+  out->security_optional = opts->optional != 0;
+  return out->security ? 0 : API_ENOMEM;
 }

@@ -183,6 +183,7 @@ int api_mw_require(api_app *app, const api_require_options *opts, api_middleware
                           .name = "require",
                           .pre_handler = guard_pre_handler,
                           .on_send = api__auth_on_send,
-                          .user_data = g};
+                          .user_data = g,
+                          .security_scopes = (const char *const *)g->scopes};
   return 0;
 }

@@ -1,18 +1,22 @@
 /*
  * Cookie sessions: the middleware, and the per-request session handlers use.
  *
- * The cookie carries a random 256-bit id; the store is keyed by SHA-256(id) so that it never
- * holds a usable cookie value. A request's session lives in request memory (a request local);
- * its data object is released by a request cleanup. Nothing reaches the store until on_send.
+ * With a store, the cookie carries a random 256-bit id; the store is keyed by SHA-256(id) so that
+ * it never holds a usable cookie value. With a key ring, the cookie holds the whole session
+ * (created, last seen, id, data) sealed with AES-256-GCM (session_cookie.c); the id then only
+ * names the session for CSRF tokens. A request's session lives in request memory (a request
+ * local); its data object is released by a request cleanup. Nothing is written until on_send.
  */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <libapi/log.h>
 #include <libapi/request.h>
 #include <libapi/response.h>
 #include <libapi/session.h>
@@ -20,14 +24,17 @@
 #include "auth/session_internal.h"
 #include "core/error_internal.h"
 #include "http/chars.h"
+#include "openapi/openapi_internal.h"
 #include "util/alloc.h"
 #include "util/b64url.h"
 #include "util/json.h"
 
 typedef struct sess_mw {
   api_session_store store;
+  api__sess_ring *ring; /* encrypted-cookie sessions: not NULL, and store is unused */
   char *cookie, *path, *domain;
   long long idle, absolute;
+  long long refresh; /* cookie mode: rewrite an unchanged session once last_seen is this old */
   bool insecure;
   long long (*clock)(void *);
   void *clock_data;
@@ -112,6 +119,49 @@ static size_t cookie_count(const api_req *req, const char *name) {
   return count;
 }
 
+/* The bytes before the data in a sealed session: created, last_seen (big-endian), the raw id. */
+#define PLAIN_HEAD (8 + 8 + 32)
+
+static void put64(unsigned char *p, long long v) {
+  for (int i = 7; i >= 0; i--, v = (long long)((unsigned long long)v >> 8))
+    p[i] = (unsigned char)(v & 0xff);
+}
+
+static long long get64(const unsigned char *p) {
+  unsigned long long v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return (long long)v;
+}
+
+/* Opens the sealed session v into rec (rec->data NUL-terminated, api__malloc) and id. Returns 0,
+ * API_ENOTFOUND (the value does not open: forged, another key's or cookie's, malformed) or
+ * API_ENOMEM. */
+static int cookie_load(api_req *req, const sess_mw *m, const char *v, api_session_record *rec,
+                       char id[API_SESSION_ID_LEN + 1]) {
+  unsigned char *pt;
+  size_t len;
+  int rc = strlen(m->cookie) + 1 + strlen(v) > API_SESSION_COOKIE_MAX
+               ? API_ENOTFOUND
+               : api__sess_open(m->ring, m->cookie, v, &pt, &len);
+  if (rc == API_ENOMEM) return rc;
+  if (!rc && len <= PLAIN_HEAD) {
+    OPENSSL_cleanse(pt, len);
+    api__free(pt);
+    rc = API_ENOTFOUND;
+  }
+  if (rc) {
+    api_log(api_req_log(req), API_LOG_DEBUG, "session cookie ignored: it does not decrypt");
+    return API_ENOTFOUND;
+  }
+  rec->created = get64(pt);
+  rec->last_seen = get64(pt + 8);
+  api__b64url_encode(id, pt + 16, 32);
+  rec->len = len - PLAIN_HEAD;
+  memmove(pt, pt + PLAIN_HEAD, rec->len + 1);
+  rec->data = (char *)pt;
+  return 0;
+}
+
 static int sess_on_request(api_req *req, api_res *res, void *ud) {
   (void)res;
   const sess_mw *m = ud;
@@ -125,22 +175,33 @@ static int sess_on_request(api_req *req, api_res *res, void *ud) {
   const char *v = api_req_cookie(req, m->cookie);
   if (!v) return API_NEXT;
   s->had_cookie = true;
-  if (!id_ok(v) || cookie_count(req, m->cookie) != 1) return API_NEXT;
-  char key[API_SESSION_ID_LEN + 1];
-  if ((rc = store_key(key, v)) != 0) return rc;
+  if (cookie_count(req, m->cookie) != 1) return API_NEXT;
+  char key[API_SESSION_ID_LEN + 1], id[API_SESSION_ID_LEN + 1];
   api_session_record rec = {0};
-  rc = m->store.load(m->store.user_data, key, s->now, &rec);
+  if (m->ring) {
+    rc = cookie_load(req, m, v, &rec, id);
+  } else {
+    if (!id_ok(v)) return API_NEXT;
+    if ((rc = store_key(key, v)) != 0) return rc;
+    rc = m->store.load(m->store.user_data, key, s->now, &rec);
+    memcpy(id, v, sizeof(id));
+  }
   if (rc == API_ENOTFOUND) return API_NEXT;
   if (rc) return rc;
   json_t *data = NULL;
   bool live = s->now < rec.created + m->absolute && s->now < rec.last_seen + m->idle &&
               rec.created <= s->now + 60;
   if (live) data = api__json_parse(rec.data, rec.len, 0, NULL);
-  free(rec.data);
+  if (m->ring) {
+    OPENSSL_cleanse(rec.data, rec.len);
+    api__free(rec.data);
+  } else {
+    free(rec.data);
+  }
   if (!data || !json_is_object(data)) {
     /* expired, or data nobody could have written: forget it */
     json_decref(data);
-    m->store.remove(m->store.user_data, key);
+    if (!m->ring) m->store.remove(m->store.user_data, key);
     return API_NEXT;
   }
   s->data = data;
@@ -149,8 +210,8 @@ static int sess_on_request(api_req *req, api_res *res, void *ud) {
     s->data = NULL;
     return rc;
   }
-  memcpy(s->id, v, API_SESSION_ID_LEN + 1);
-  memcpy(s->loaded, v, API_SESSION_ID_LEN + 1);
+  memcpy(s->id, id, API_SESSION_ID_LEN + 1);
+  memcpy(s->loaded, id, API_SESSION_ID_LEN + 1);
   s->created = rec.created;
   s->last_seen = rec.last_seen;
   return API_NEXT;
@@ -166,6 +227,43 @@ static int set_cookie(api_res *res, const sess_mw *m, const char *value, long lo
                                            .same_site = API_SAMESITE_LAX});
 }
 
+/* Cookie mode: seals the session into the cookie when it changed, or when the last write is
+ * m->refresh seconds old (so that the idle timeout moves on without a Set-Cookie per request). */
+static int cookie_send(api_req *req, api_res *res, const sess_req *s, long long end) {
+  const sess_mw *m = s->mw;
+  if (!s->dirty && !strcmp(s->id, s->loaded) && s->now - s->last_seen < m->refresh) return API_NEXT;
+  char *text = json_dumps(s->data, JSON_COMPACT);
+  if (!text) return API_ENOMEM;
+  size_t len = strlen(text), total = strlen(m->cookie) + 1 + api__sess_sealed_len(PLAIN_HEAD + len);
+  if (total > API_SESSION_COOKIE_MAX) {
+    OPENSSL_cleanse(text, len);
+    free(text);
+    api_log(api_req_log(req), API_LOG_ERROR,
+            "session: the encrypted session cookie is over API_SESSION_COOKIE_MAX bytes; keep "
+            "less in the session or use a session store",
+            API_LOG_UINT("cookie_bytes", total), API_LOG_UINT("data_bytes", len));
+    return api__fail(API_EINTERNAL, "session: encrypted cookie of %zu bytes over %d", total,
+                     API_SESSION_COOKIE_MAX);
+  }
+  unsigned char *pt = api__malloc(PLAIN_HEAD + len);
+  char *value = NULL;
+  int rc = pt ? 0 : API_ENOMEM;
+  if (!rc) {
+    put64(pt, s->created);
+    put64(pt + 8, s->now);
+    if (api__b64url_decode(pt + 16, s->id, API_SESSION_ID_LEN) != 32) rc = API_EINTERNAL;
+    memcpy(pt + PLAIN_HEAD, text, len);
+    if (!rc) rc = api__sess_seal(m->ring, m->cookie, pt, PLAIN_HEAD + len, &value);
+    OPENSSL_cleanse(pt, PLAIN_HEAD + len);
+    api__free(pt);
+  }
+  OPENSSL_cleanse(text, len);
+  free(text);
+  if (!rc) rc = set_cookie(res, m, value, end - s->now > 0 ? end - s->now : -1);
+  api__free(value);
+  return rc;
+}
+
 static int sess_on_send(api_req *req, api_res *res, void *ud) {
   const sess_mw *m = ud;
   sess_req *s = sreq(req);
@@ -173,6 +271,7 @@ static int sess_on_send(api_req *req, api_res *res, void *ud) {
   char key[API_SESSION_ID_LEN + 1];
   int rc;
   if (s->destroyed || !s->data) {
+    if (m->ring) return s->had_cookie ? set_cookie(res, m, "", -1) : API_NEXT;
     if (s->stale[0] && store_key(key, s->stale) == 0) m->store.remove(m->store.user_data, key);
     if (s->destroyed && s->loaded[0] && !s->stale[0] && store_key(key, s->loaded) == 0)
       m->store.remove(m->store.user_data, key);
@@ -182,6 +281,7 @@ static int sess_on_send(api_req *req, api_res *res, void *ud) {
   }
   long long end = s->created + m->absolute;
   if (s->now + m->idle < end) end = s->now + m->idle;
+  if (m->ring) return cookie_send(req, res, s, end);
   if (s->dirty || s->now != s->last_seen || strcmp(s->id, s->loaded)) {
     char *text = json_dumps(s->data, JSON_COMPACT);
     if (!text) return API_ENOMEM;
@@ -210,6 +310,7 @@ static int sess_on_send(api_req *req, api_res *res, void *ud) {
 static void sess_mw_free(void *p) {
   sess_mw *m = p;
   if (!m) return;
+  api__sess_ring_free(m->ring);
   api__free(m->cookie);
   api__free(m->path);
   api__free(m->domain);
@@ -232,12 +333,19 @@ static bool attr_ok(const char *s) {
 
 int api_mw_session(api_app *app, const api_session_options *opts, api_middleware *out) {
   if (!app || !opts || !out) return api__fail(API_EINVAL, "api_mw_session: NULL argument");
-  if (opts->size < sizeof(*opts))
+  /* options built before keys existed (a smaller size) read as keys = NULL */
+  if (opts->size < offsetof(api_session_options, keys))
     return api__fail(API_EINVAL, "api_mw_session: options not built with API_SESSION_OPTIONS");
+  api_session_options o = {0};
+  memcpy(&o, opts, opts->size < sizeof(o) ? opts->size : sizeof(o));
+  opts = &o;
   const api_session_store *st = opts->store;
-  if (!st || st->size < sizeof(*st) || !st->load || !st->save || !st->remove)
+  if (!st == !opts->keys)
+    return api__fail(API_EINVAL, "api_mw_session: give exactly one of store and keys");
+  if (st && (st->size < sizeof(*st) || !st->load || !st->save || !st->remove))
     return api__fail(API_EINVAL,
-                     "api_mw_session: store: missing, or not built with API_SESSION_STORE");
+                     "api_mw_session: store: not built with API_SESSION_STORE, or a function "
+                     "missing");
   const char *path = opts->path ? opts->path : "/";
   if (path[0] != '/' || !attr_ok(path))
     return api__fail(API_EINVAL, "api_mw_session: path: must start with '/', no ';' or controls");
@@ -262,7 +370,13 @@ int api_mw_session(api_app *app, const api_session_options *opts, api_middleware
     return api__fail(API_EINVAL, "api_mw_session: absolute_timeout: 1 second to 400 days");
   sess_mw *m = api__calloc(1, sizeof(*m));
   if (!m) return API_ENOMEM;
-  m->store = *st;
+  if (st) m->store = *st;
+  int rc = opts->keys ? api__sess_ring_new(&m->ring, opts->keys, opts->nkeys) : 0;
+  if (rc) {
+    sess_mw_free(m);
+    return rc;
+  }
+  m->refresh = idle / 10 < 1 ? 1 : idle / 10 > 60 ? 60 : idle / 10;
   m->idle = idle;
   m->absolute = absolute;
   m->insecure = opts->insecure;
@@ -273,14 +387,17 @@ int api_mw_session(api_app *app, const api_session_options *opts, api_middleware
     sess_mw_free(m);
     return API_ENOMEM;
   }
-  int rc = api_app_on_free(app, sess_mw_free, m);
-  if (rc) return rc;
+  if ((rc = api_app_on_free(app, sess_mw_free, m)) != 0) return rc;
   *out = (api_middleware){.size = sizeof(*out),
                           .name = "session",
                           .on_request = sess_on_request,
                           .on_send = sess_on_send,
                           .user_data = m};
-  return 0;
+  out->security = api__security_scheme_auto(
+      app, "sessionCookie",
+      json_pack("{s:s,s:s,s:s}", "type", "apiKey", "in", "cookie", "name", name));
+  out->security_optional = 1; /* a request without a session goes on */
+  return out->security ? 0 : API_ENOMEM;
 }
 
 /* Gives the request a fresh, empty session. */

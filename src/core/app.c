@@ -11,6 +11,7 @@
 #include "core/error_internal.h"
 #include "core/proxy.h"
 #include "libapi/metrics.h"
+#include "openapi/openapi_internal.h"
 #include "util/alloc.h"
 
 static const api_config defaults = {
@@ -141,6 +142,7 @@ void api_app_free(api_app *app) {
     api__free(r->pattern);
     api__free(r->method);
     api__free(r->summary);
+    api__route_doc_free(r);
     api__free(r);
   }
   for (api_group *g = app->groups, *next; g; g = next) {
@@ -149,6 +151,7 @@ void api_app_free(api_app *app) {
     api__free(g->prefix);
     api__free(g);
   }
+  api__openapi_free(app);
   api__free(app->host);
   api__free(app->trusted_proxies);
   api__free(app->proxies);
@@ -199,6 +202,11 @@ static int add_route(api_app *app, api_group *group, const api_route *route) {
   r->mws_tail = &r->mws;
   r->next = app->routes;
   app->routes = r;
+  char msg[256];
+  int drc = api__route_doc_copy(r, msg, sizeof(msg));
+  if (drc == API_EINVAL)
+    return config_error(app, api__fail(API_EINVAL, "route %s %s: %s", r->method, r->pattern, msg));
+  if (drc) return drc;
   const api_middleware *const *mw =
       route->size > offsetof(api_route, middleware) ? route->middleware : NULL;
   for (size_t i = 0; mw && mw[i]; i++) {
@@ -209,7 +217,6 @@ static int add_route(api_app *app, api_group *group, const api_route *route) {
                     r->method, r->pattern, i));
     if (api__mw_append(&r->mws_tail, mw[i])) return API_ENOMEM;
   }
-  char msg[256];
   if (api__route_check_schemas(&r->desc, msg, sizeof(msg)))
     return config_error(app, api__fail(API_EINVAL, "route %s %s: %s", r->method, r->pattern, msg));
   int rc = api__router_add(app->router, r->method, r->pattern, r, msg, sizeof(msg));

@@ -51,6 +51,9 @@ typedef struct api__route {
   char *pattern;
   char *method;
   char *summary;
+  char *description, *operation_id; /* documentation copies (openapi/) */
+  char **tags;
+  api_response_doc *responses;
   api_group *group; /* NULL for the app */
   api__mw *mws, **mws_tail;
   api__chain chain; /* built by api__app_freeze */
@@ -75,11 +78,13 @@ struct api_app {
   api__mw *mws, **mws_tail;
   api__chain chain; /* the app's hooks alone: unrouted requests and parser errors */
   api__on_free *on_free;
-  api_logger *logger;          /* api_app_logger() */
-  struct api_metrics *metrics; /* api_app_metrics() */
-  struct api_health *health;   /* api_app_health() */
-  struct api_server *server;   /* while one runs it */
-  int config_err;              /* first registration error, refused by api_server_start */
+  api_logger *logger;           /* api_app_logger() */
+  struct api_metrics *metrics;  /* api_app_metrics() */
+  struct api_health *health;    /* api_app_health() */
+  struct api_server *server;    /* while one runs it */
+  struct api__openapi *openapi; /* api_app_openapi() */
+  struct api__scheme *schemes;  /* api_app_security_scheme() */
+  int config_err;               /* first registration error, refused by api_server_start */
   char config_msg[256];
   atomic_bool running;
   atomic_bool draining; /* its server is shutting down: readiness fails */

@@ -7,6 +7,7 @@
 
 #include "core/app_internal.h"
 #include "core/error_internal.h"
+#include "openapi/openapi_internal.h"
 #include "util/alloc.h"
 
 static bool has_hook(const api_middleware *m) {
@@ -116,6 +117,8 @@ void api__chain_free(api__chain *chain) {
 
 int api__app_freeze(api_app *app) {
   if (app->frozen) return 0;
+  int orc = api__openapi_freeze(app);
+  if (orc) return orc;
   api__mw *lists[MAX_DEPTH + 2];
   lists[0] = app->mws;
   int rc = build_chain(&app->chain, lists, 1);

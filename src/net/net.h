@@ -103,6 +103,8 @@ uint64_t api__server_stat(const api_server *srv, size_t offset);
 void api__worker_take_injected(api__worker *w);
 int api__worker_init(api__worker *w, struct api_server *srv, int index, int listen_fd);
 void *api__worker_main(void *arg);
+/* Whether the calling thread runs a worker's event loop (where nothing may block). */
+bool api__on_worker_thread(void);
 void api__worker_destroy(api__worker *w);
 /* Hand a request back to its worker (any thread). */
 void api__worker_post(api__worker *w, api_req *req);

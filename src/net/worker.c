@@ -187,8 +187,14 @@ int api__worker_init(api__worker *w, struct api_server *srv, int index, int list
   return 0;
 }
 
+/* Set for the life of a worker thread: blocking calls (bcrypt) refuse to run there. */
+static _Thread_local bool on_worker;
+
+bool api__on_worker_thread(void) { return on_worker; }
+
 void *api__worker_main(void *arg) {
   api__worker *w = arg;
+  on_worker = true;
   event_base_dispatch(w->base);
   return NULL;
 }

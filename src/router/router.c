@@ -763,6 +763,11 @@ int api__router_find(const api__router *r, const char *method, size_t method_len
     path_len = 0;
   }
   int id = method ? method_id(r, method, method_len) : -1;
+  /* "OPTIONS *" asks about the server as a whole (RFC 9110 9.3.7): every method it routes. */
+  if (id == M_OPTIONS && path_len == 1 && path[0] == '*') {
+    m->allow = r->allow_all;
+    return API__ROUTE_OPTIONS;
+  }
   if (id >= 0) {
     walk_ctx c = {.end = path + path_len,
                   .want = BIT(id) | (id == M_HEAD ? BIT(M_GET) : 0),

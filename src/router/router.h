@@ -50,7 +50,8 @@ int api__router_freeze(api__router *r);
  * query; neither needs a NUL). Returns 0 with m filled; API__ROUTE_OPTIONS (m->allow set);
  * API_EMETHOD when the path exists for other methods only (m->allow set); API_ENOTFOUND;
  * API_ESTATE before api__router_freeze. A HEAD request matches routes registered for HEAD or
- * GET, most specific pattern first; where one pattern has both, the HEAD route wins. Method names
+ * GET, most specific pattern first; where one pattern has both, the HEAD route wins. "OPTIONS *"
+ * (path "*") gets API__ROUTE_OPTIONS with every method the router has. Method names
  * are case-sensitive. Never allocates.
  */
 int api__router_find(const api__router *r, const char *method, size_t method_len, const char *path,

@@ -191,6 +191,14 @@ Test(http, options_and_405_list_the_allowed_methods) {
   cr_assert_str_eq(tc_header(&r, "allow"), "GET, HEAD, OPTIONS");
   cr_assert(strstr(r.body, "\"METHOD_NOT_ALLOWED\""));
   tc_response_free(&r);
+  /* The asterisk form asks about the server as a whole; any other method with it is malformed. */
+  cr_assert_eq(tc_exchange(port, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
+  cr_assert_eq(r.status, 204);
+  cr_assert_str_eq(tc_header(&r, "allow"), "GET, HEAD, OPTIONS, POST");
+  tc_response_free(&r);
+  cr_assert_eq(tc_exchange(port, "GET * HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
+  cr_assert_eq(r.status, 400);
+  tc_response_free(&r);
 }
 
 Test(http, expect_100_continue) {

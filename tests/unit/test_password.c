@@ -97,9 +97,23 @@ Test(password, malformed_hashes) {
   }
   for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
     cr_assert_eq(api_password_verify("pw", fixed[i]), API_EINVAL, "accepted \"%s\"", fixed[i]);
-  cr_assert_eq(api_password_verify("pw", NULL), API_EINVAL);
   cr_assert_eq(api_password_needs_rehash(NULL, 4), API_EINVAL);
   api_auth_string_free(good);
+}
+
+Test(password, unknown_user_burns_a_default_cost_check) {
+  /* NULL hash: a check against the internal dummy hash, never a match */
+  cr_assert_eq(api_password_verify("pw", NULL), API_EUNAUTHORIZED);
+  cr_assert_str_eq(api_last_error(), "unknown user");
+  cr_assert_eq(api_password_verify("", NULL), API_EUNAUTHORIZED);
+  cr_assert_eq(api_password_verify(NULL, NULL), API_EINVAL);
+}
+
+Test(password, unknown_user_hash_made_again_after_a_failure) {
+  api__alloc_fail_nth(0);
+  cr_assert_eq(api_password_verify("pw", NULL), API_ENOMEM);
+  api__alloc_fail_nth(-1);
+  cr_assert_eq(api_password_verify("pw", NULL), API_EUNAUTHORIZED);
 }
 
 Test(password, other_variants_verify_and_need_rehash) {
@@ -137,6 +151,7 @@ Test(password, allocation_failures) {
     api__alloc_fail_nth(-1);
     cr_assert(rc == 0 || rc == API_ENOMEM);
     if (rc == 0) {
+      cr_assert_eq(api_password_verify("pw", h), 0); /* makes the unknown-user hash first */
       api__alloc_fail_nth(0);
       cr_assert_eq(api_password_verify("pw", h), API_ENOMEM);
       api__alloc_fail_nth(-1);

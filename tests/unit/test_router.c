@@ -389,7 +389,9 @@ Test(router, auto_options) {
   auto_options(r, "/users/new", "DELETE, GET, HEAD, OPTIONS, POST");
   hit(r, "OPTIONS", "/custom", "OPTIONS /custom", &m);
   miss(r, "OPTIONS", "/nothing");
-  miss(r, "OPTIONS", "*");
+  /* "OPTIONS *" is about the whole server: every method of every route. */
+  auto_options(r, "*", "DELETE, GET, HEAD, OPTIONS, POST");
+  miss(r, "GET", "*");
   api__router_free(r);
 
   /* A CORS-style catch-all answers every OPTIONS request, even for paths with no other route. */
@@ -409,6 +411,7 @@ Test(router, empty_router) {
   cr_assert_eq(api__router_freeze(r), 0);
   miss(r, "GET", "/");
   miss(r, "OPTIONS", "/");
+  auto_options(r, "*", "OPTIONS");
   api__router_free(r);
   api__router_free(NULL);
 }
