@@ -12,6 +12,7 @@
 #include <libapi/auth.h>
 
 #include "cli.h"
+#include "util/json.h"
 
 #define MAX_KEY_FILE ((size_t)1 << 20)
 #define MAX_TOKEN ((size_t)API_JWT_MAX_TOKEN_SIZE_LIMIT)
@@ -243,12 +244,17 @@ static int sign(int argc, char **argv) {
             errno ? strerror(errno) : "over 1 MiB");
     return 2;
   }
-  json_error_t jerr;
-  json_t *claims = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  api__json_error jerr;
+  json_t *claims = api__json_parse(text, len, 0, &jerr);
   free(text);
   if (!claims || !json_is_object(claims)) {
-    fprintf(stderr, "libapi jwt: %s: the claims must be a JSON object%s%s\n", o.arg,
-            claims ? "" : ": ", claims ? "" : jerr.text);
+    if (claims)
+      fprintf(stderr, "libapi jwt: %s: the claims must be a JSON object\n", o.arg);
+    else if (jerr.enomem)
+      fprintf(stderr, "libapi jwt: out of memory\n");
+    else
+      fprintf(stderr, "libapi jwt: %s: invalid JSON at line %d, column %d: %s\n", o.arg, jerr.line,
+              jerr.column, jerr.message);
     json_decref(claims);
     return 2;
   }

@@ -9,6 +9,7 @@
 #include <libapi/schema.h>
 
 #include "cli.h"
+#include "util/json.h"
 
 static void usage(void) {
   fprintf(stderr,
@@ -37,12 +38,15 @@ static int validate(const char *schema_path, const char *doc_path) {
     api_schema_free(s);
     return 2;
   }
-  json_error_t jerr;
-  json_t *doc = json_loadb(dtext, dlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  api__json_error jerr;
+  json_t *doc = api__json_parse(dtext, dlen, API__JSON_ALLOW_NUL, &jerr);
   free(dtext);
   if (!doc) {
-    fprintf(stderr, "libapi schema: %s: invalid JSON at line %d column %d: %s\n", doc_path,
-            jerr.line, jerr.column, jerr.text);
+    if (jerr.enomem)
+      fprintf(stderr, "libapi schema: out of memory\n");
+    else
+      fprintf(stderr, "libapi schema: %s: invalid JSON at line %d, column %d: %s\n", doc_path,
+              jerr.line, jerr.column, jerr.message);
     api_schema_free(s);
     return 2;
   }

@@ -80,8 +80,9 @@ LIBAPI_EXTERN const char *api_req_body(const api_req *req, size_t *len);
  * The body parsed as JSON, parsed once on first call.
  * Returns 0 and *out (borrowed; valid until the response is sent); API_EMEDIATYPE (415) when the
  * Content-Type is not application/json or application/<x>+json; API_EBADJSON (400) when the body
- * is not valid JSON (including duplicate object keys). Returning that error from the handler gives
- * the client a message naming the line and column.
+ * is not valid JSON (including duplicate object keys; the rules are in docs/validation.md).
+ * Returning that error from the handler gives the client a message naming the line and column.
+ * API_ENOMEM (503) when memory ran out while parsing.
  */
 LIBAPI_EXTERN int api_req_json(api_req *req, json_t **out);
 

@@ -77,8 +77,9 @@ LIBAPI_EXTERN int api_schema_compile(api_schema **out, json_t *root,
 
 /**
  * Parse JSON text (len bytes, need not be NUL-terminated) and compile it as api_schema_compile().
- * Returns 0; API_EBADJSON when the text is not JSON (api_last_error() has line and column);
- * otherwise as api_schema_compile(). Ownership: free *out with api_schema_free().
+ * Returns 0; API_EBADJSON when the text is not JSON, duplicate object keys included
+ * (api_last_error() has line and column); otherwise as api_schema_compile(). Ownership: free *out
+ * with api_schema_free().
  */
 LIBAPI_EXTERN int api_schema_parse(api_schema **out, const char *json_text, size_t len,
                                    const api_schema_options *opts);
@@ -140,15 +141,15 @@ LIBAPI_EXTERN int api_schema_validate(const api_schema *schema, const json_t *in
                                       api_schema_result *res);
 
 /**
- * Parse len bytes of JSON text and validate them: the request-body seam. The text is parsed by a
- * strict built-in parser (RFC 8259, UTF-8 checked, duplicate keys and NUL bytes in keys refused,
- * nesting limited to 2048, integers beyond int64 refused) into a per-thread arena that is
- * rewound afterwards, which is much faster than json_loadb() + json_decref(). The first call
- * installs libapi's jansson allocation functions with json_set_alloc_funcs(), only if jansson
- * still uses malloc/free (otherwise the document goes on the heap): they pass through to
+ * Parse len bytes of JSON text and validate them: the request-body seam. The text is parsed by
+ * libapi's strict parser (RFC 8259, UTF-8 checked, duplicate keys and NUL bytes in keys refused,
+ * nesting limited to 2048, integers beyond int64 refused; docs/validation.md) into a per-thread
+ * arena that is rewound afterwards, which is much faster than json_loadb() + json_decref(). The
+ * first call installs libapi's jansson allocation functions with json_set_alloc_funcs(), only if
+ * jansson still uses malloc/free (otherwise the document goes on the heap): they pass through to
  * malloc/free except on a thread inside this call's parse window; do not change jansson's
- * allocator afterwards. Returns as api_schema_validate(), or API_EBADJSON for text that is not
- * JSON (api_last_error() gives the byte offset and the reason).
+ * allocator afterwards. Returns as api_schema_validate() (API_ENOMEM included), or API_EBADJSON
+ * for text that is not JSON (api_last_error() gives the line, column, byte offset and reason).
  * Thread: any, concurrently.
  */
 LIBAPI_EXTERN int api_schema_validate_text(const api_schema *schema, const char *json_text,

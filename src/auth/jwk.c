@@ -19,6 +19,7 @@
 #include "core/error_internal.h"
 #include "util/alloc.h"
 #include "util/b64url.h"
+#include "util/json.h"
 
 /* ---- algorithms ---- */
 
@@ -566,9 +567,12 @@ static int load_jwk(const json_t *jwk, size_t idx, api__jwk **out) {
 
 int api_jwt_keyset_from_jwks(api_jwt_keyset **out, const char *json, size_t len) {
   if (!out || !json) return api__fail(API_EINVAL, "api_jwt_keyset_from_jwks: NULL argument");
-  json_error_t jerr;
-  json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (!root) return api__fail(API_EINVAL, "JWKS: %s (line %d)", jerr.text, jerr.line);
+  api__json_error jerr;
+  json_t *root = api__json_parse(json, len, 0, &jerr);
+  if (!root && jerr.enomem) return api__fail(API_ENOMEM, "out of memory");
+  if (!root)
+    return api__fail(API_EINVAL, "JWKS: %s at line %d, column %d", jerr.message, jerr.line,
+                     jerr.column);
   int rc = 0;
   const json_t *list = json_object_get(root, "keys");
   size_t n = 1;

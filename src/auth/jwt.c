@@ -11,7 +11,7 @@
 #include "core/error_internal.h"
 #include "util/alloc.h"
 #include "util/b64url.h"
-#include "util/json_strict.h"
+#include "util/json.h"
 
 /* ---- errors ---- */
 
@@ -106,9 +106,10 @@ int api__jws_verify(const api_jwt_keyset *ks, const char *token, size_t len, uns
   if (!(res->header = api__jwt_header_cache_get(token, hb))) {
     hn = api__b64url_decode(h, token, hb);
     if (hn < 0) return refuse(res, API_JWT_MALFORMED, "header is not canonical base64url");
-    char jerr[96];
-    res->header = api__json_parse_strict((const char *)h, (size_t)hn, jerr, sizeof(jerr));
-    if (!res->header) return refuse(res, API_JWT_MALFORMED, "header: %s", jerr);
+    api__json_error jerr;
+    res->header = api__json_parse((const char *)h, (size_t)hn, 0, &jerr);
+    if (!res->header && jerr.enomem) return refuse(res, API_JWT_INTERNAL, "out of memory");
+    if (!res->header) return refuse(res, API_JWT_MALFORMED, "header: %s", jerr.message);
     if (!json_is_object(res->header)) return refuse(res, API_JWT_MALFORMED, "header not an object");
     api__jwt_header_cache_put(token, hb, res->header);
   }
@@ -280,10 +281,12 @@ int api_jwt_verify(const api_jwt_keyset *ks, const char *token, size_t len,
   size_t pn;
   int rc = api__jws_verify(ks, token, len, allowed, o.typ, res, buf, &payload, &pn);
   if (rc == 0) {
-    char jerr[96];
-    json_t *claims = api__json_parse_strict((const char *)payload, pn, jerr, sizeof(jerr));
-    if (!claims) {
-      rc = refuse(res, API_JWT_MALFORMED, "payload: %s", jerr);
+    api__json_error jerr;
+    json_t *claims = api__json_parse((const char *)payload, pn, 0, &jerr);
+    if (!claims && jerr.enomem) {
+      rc = refuse(res, API_JWT_INTERNAL, "out of memory");
+    } else if (!claims) {
+      rc = refuse(res, API_JWT_MALFORMED, "payload: %s", jerr.message);
     } else if (!json_is_object(claims)) {
       json_decref(claims);
       rc = refuse(res, API_JWT_MALFORMED, "payload not a JSON object");

@@ -27,6 +27,7 @@
 #include "openapi/openapi_internal.h"
 #include "util/alloc.h"
 #include "util/b64url.h"
+#include "util/json.h"
 
 typedef struct sess_mw {
   api_session_store store;
@@ -190,7 +191,7 @@ static int sess_on_request(api_req *req, api_res *res, void *ud) {
   json_t *data = NULL;
   bool live = s->now < rec.created + m->absolute && s->now < rec.last_seen + m->idle &&
               rec.created <= s->now + 60;
-  if (live) data = json_loadb(rec.data, rec.len, JSON_REJECT_DUPLICATES, NULL);
+  if (live) data = api__json_parse(rec.data, rec.len, 0, NULL);
   if (m->ring) {
     OPENSSL_cleanse(rec.data, rec.len);
     api__free(rec.data);

@@ -13,6 +13,7 @@
 #include "http/message.h"
 #include "libapi/log.h"
 #include "net/net.h"
+#include "util/json.h"
 
 /* At most this many violations in one 422 (every part together). */
 enum { MAX_DETAILS = 100 };
@@ -308,12 +309,19 @@ int api__route_validate_response(api_req *req) {
   if (!s || status < 200 || status > 299 || (status == 204 && !req->res.body_len)) return 0;
   json_t *doc = NULL;
   const char *why = NULL;
+  char where[128];
   if (!api__is_json_media_type(req->res.content_type)) {
     why = "the response is not JSON";
   } else {
-    json_error_t err;
-    doc = json_loadb(req->res.body ? req->res.body : "", req->res.body_len, JSON_DECODE_ANY, &err);
-    if (!doc) why = "the response body is not valid JSON";
+    api__json_error err;
+    doc = api__json_parse(req->res.body, req->res.body_len, API__JSON_ALLOW_NUL, &err);
+    if (!doc && err.enomem) {
+      why = "out of memory while parsing the response";
+    } else if (!doc) {
+      snprintf(where, sizeof(where), "the response body is not valid JSON: line %d, column %d: %s",
+               err.line, err.column, err.message);
+      why = where;
+    }
   }
   api_schema_result res = API_SCHEMA_RESULT_INIT;
   res.max_errors = 20;

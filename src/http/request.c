@@ -8,6 +8,7 @@
 #include "http/message.h"
 #include "net/net.h"
 #include "util/alloc.h"
+#include "util/json.h"
 
 enum { MAX_QUERY_PAIRS = 1000, MAX_COOKIES = 300 };
 
@@ -178,19 +179,17 @@ int api_req_json(api_req *req, json_t **out) {
       req->json_rc = API_EMEDIATYPE;
       req->json_error = "expected a JSON body (Content-Type: application/json)";
     } else {
-      json_error_t err;
-      req->json = json_loadb(req->body ? req->body : "", req->body_len,
-                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+      api__json_error err;
+      req->json = api__json_parse(req->body, req->body_len, 0, &err);
       if (req->json) {
         req->json_rc = 0;
-      } else if (json_error_code(&err) == json_error_out_of_memory || !err.text[0]) {
-        /* jansson fails some allocations without a message */
+      } else if (err.enomem) {
         req->json_rc = API_ENOMEM;
       } else {
         req->json_rc = API_EBADJSON;
-        char msg[256];
+        char msg[128];
         snprintf(msg, sizeof(msg), "malformed JSON at line %d, column %d: %s", err.line, err.column,
-                 err.text);
+                 err.message);
         req->json_error = api__arena_strdup(&req->arena, msg);
         if (!req->json_error) req->json_error = "malformed JSON";
       }

@@ -7,6 +7,7 @@
 #include "core/error_internal.h"
 #include "openapi/openapi_internal.h"
 #include "util/alloc.h"
+#include "util/json.h"
 
 static void strv_free(char **v) {
   for (size_t i = 0; v && v[i]; i++) api__free(v[i]);
@@ -122,8 +123,12 @@ int api_app_security_scheme(api_app *app, const char *name, const char *scheme_j
   if (!valid_name(name))
     return api__fail(API_EINVAL, "api_app_security_scheme: name \"%.64s\": [A-Za-z0-9._-]+ only",
                      name ? name : "(null)");
-  json_error_t err;
-  json_t *v = json_loads(scheme_json, JSON_REJECT_DUPLICATES, &err);
+  api__json_error err;
+  json_t *v = api__json_parse(scheme_json, strlen(scheme_json), 0, &err);
+  if (!v && err.enomem) return api__fail(API_ENOMEM, "out of memory");
+  if (!v)
+    return api__fail(API_EINVAL, "api_app_security_scheme: %s: invalid JSON at column %d: %s", name,
+                     err.column, err.message);
   const char *type = json_string_value(json_object_get(v, "type"));
   static const char *const types[] = {"apiKey", "http", "mutualTLS", "oauth2", "openIdConnect"};
   bool known = false;

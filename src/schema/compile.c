@@ -10,6 +10,7 @@
 #include "schema/schema_internal.h"
 #include "schema/uri.h"
 #include "util/alloc.h"
+#include "util/json.h"
 
 #define DEFAULT_BASE "urn:libapi:schema"
 
@@ -1048,11 +1049,12 @@ int api_schema_parse(api_schema **out, const char *json_text, size_t len,
   if (!out) return api__fail(API_EINVAL, "api_schema_parse: out is NULL");
   *out = NULL;
   if (!json_text) return api__fail(API_EINVAL, "api_schema_parse: text is NULL");
-  json_error_t jerr;
-  json_t *root = json_loadb(json_text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+  api__json_error jerr;
+  json_t *root = api__json_parse(json_text, len, API__JSON_ALLOW_NUL, &jerr);
+  if (!root && jerr.enomem) return api__fail(API_ENOMEM, "out of memory");
   if (!root)
-    return api__fail(API_EBADJSON, "schema: invalid JSON at line %d column %d: %s", jerr.line,
-                     jerr.column, jerr.text);
+    return api__fail(API_EBADJSON, "schema: invalid JSON at line %d, column %d: %s", jerr.line,
+                     jerr.column, jerr.message);
   int rc = api_schema_compile(out, root, opts);
   json_decref(root);
   return rc;

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "core/error_internal.h"
-#include "schema/json_parse.h"
 #include "schema/schema_internal.h"
+#include "util/json.h"
 
 #define FIRST_CHUNK (64 * 1024)
 #define ALIGN 16
@@ -115,6 +115,12 @@ static void install(void) {
   arena_usable = true;
 }
 
+static int parse_failure(const api__json_error *jerr) {
+  if (jerr->enomem) return api__fail(API_ENOMEM, "out of memory");
+  return api__fail(API_EBADJSON, "invalid JSON at line %d, column %d (byte %zu): %s", jerr->line,
+                   jerr->column, jerr->offset, jerr->message);
+}
+
 int api_schema_validate_text(const api_schema *schema, const char *json_text, size_t len,
                              api_schema_result *res) {
   if (!schema || !json_text)
@@ -122,12 +128,11 @@ int api_schema_validate_text(const api_schema *schema, const char *json_text, si
   pthread_once(&install_once, install);
   tl_arena *a = &arena;
   if (!arena_usable) {
-    size_t off = 0;
-    const char *msg = NULL;
-    json_t *doc = api__json_parse(json_text, len, &off, &msg);
+    api__json_error jerr;
+    json_t *doc = api__json_parse(json_text, len, API__JSON_ALLOW_NUL, &jerr);
     if (!doc) {
       if (res && res->size >= sizeof(size_t)) api__result_reset(res);
-      return api__fail(API_EBADJSON, "invalid JSON at byte %zu: %s", off, msg);
+      return parse_failure(&jerr);
     }
     int rc = api_schema_validate(schema, doc, res);
     json_decref(doc);
@@ -135,14 +140,13 @@ int api_schema_validate_text(const api_schema *schema, const char *json_text, si
   }
   if (a->active) return api__fail(API_ESTATE, "api_schema_validate_text: re-entered");
   if (!a->first) pthread_setspecific(arena_key, a);
-  size_t off = 0;
-  const char *msg = NULL;
+  api__json_error jerr;
   a->active = 1;
-  json_t *doc = api__json_parse(json_text, len, &off, &msg);
+  json_t *doc = api__json_parse(json_text, len, API__JSON_ALLOW_NUL, &jerr);
   a->active = 0;
   int rc;
   if (!doc) {
-    rc = api__fail(API_EBADJSON, "invalid JSON at byte %zu: %s", off, msg);
+    rc = parse_failure(&jerr);
     if (res && res->size >= sizeof(size_t)) api__result_reset(res);
   } else {
     rc = api_schema_validate(schema, doc, res);

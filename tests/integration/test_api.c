@@ -527,6 +527,33 @@ Test(api, malformed_json_is_400_naming_line_and_column) {
   json_decref(j);
 }
 
+/* Hostile bodies: each a 400 whose message names the place (column in characters) and the
+ * reason, as docs/getting-started.md shows. */
+Test(api, malformed_json_messages_name_the_place_and_reason) {
+  static const struct {
+    const char *body, *message;
+  } cases[] = {
+      {"{\"a\":1,\"a\":2}", "malformed JSON at line 1, column 8: duplicate object key"},
+      {"{\"ab\":1,\"a\\u0062\":2}", "malformed JSON at line 1, column 9: duplicate object key"},
+      {"[\"\xc3\xa9\",\n \"\xc0\xaf\"]", "malformed JSON at line 2, column 3: invalid UTF-8"},
+      {"[\"\xed\xa0\x80\"]", "malformed JSON at line 1, column 3: invalid UTF-8"},
+      {"[\"\\ud800\"]", "malformed JSON at line 1, column 3: lone surrogate in a \\u escape"},
+      {"[\"a\\u0000\"]", "malformed JSON at line 1, column 4: \\u0000 is not allowed"},
+      {"[1e999999999]", "malformed JSON at line 1, column 2: real number overflow"},
+      {"{\"n\":-9223372036854775809}", "malformed JSON at line 1, column 6: integer out of range"},
+      {"[1,2", "malformed JSON at line 1, column 5: unexpected end of input"},
+      {"\"\t\"", "malformed JSON at line 1, column 2: control character in a string"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int st;
+    json_t *j = post_json("application/json", cases[i].body, &st);
+    cr_assert_eq(st, 400, "case %zu", i);
+    expect_error_body(j, "BAD_REQUEST", NULL);
+    cr_assert_str_eq(str(json_object_get(j, "error"), "message"), cases[i].message, "case %zu", i);
+    json_decref(j);
+  }
+}
+
 Test(api, deeply_nested_json_is_400_not_a_crash) {
   size_t depth = 10000;
   char *body = malloc(2 * depth + 1);

@@ -210,6 +210,12 @@ Test(cli_auth, usage_errors_exit_2) {
   };
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     cr_assert_eq(sh("%s", cmds[i]), 2, "%s exited %d: %s", cmds[i], 2, tc_scratch_read("err.txt"));
+  /* Claims that are not JSON: the place and the reason. */
+  cr_assert_eq(sh("$L jwt sign --secret-file s --alg HS256 dup.json"), 2);
+  cr_assert(strstr(tc_scratch_read("err.txt"), "dup.json: invalid JSON at line 1, column "), "%s",
+            tc_scratch_read("err.txt"));
+  cr_assert(strstr(tc_scratch_read("err.txt"), ": duplicate object key"), "%s",
+            tc_scratch_read("err.txt"));
   cr_assert_eq(sh("$L --help"), 0);
   cr_assert(strstr(tc_scratch_read("out.txt"), "jwt") &&
             strstr(tc_scratch_read("out.txt"), "password"));

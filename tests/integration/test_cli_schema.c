@@ -66,6 +66,18 @@ Test(cli_schema, unreadable_input_exits_2) {
   cr_assert_eq(run("schema validate s.json bad.json"), 2);
   cr_assert(strstr(tc_scratch_read("err.txt"), "invalid JSON"));
   cr_assert_eq(run("schema validate s.json nope.json"), 2);
+  /* The library's parser: duplicate keys are refused with their place, in documents and schemas;
+   * "\u0000" in a string is fine. */
+  tc_scratch_put("dup.json", "{\"age\":1,\n \"age\":2}");
+  cr_assert_eq(run("schema validate s.json dup.json"), 2);
+  cr_assert(strstr(tc_scratch_read("err.txt"),
+                   "dup.json: invalid JSON at line 2, column 2: duplicate object key"),
+            "%s", tc_scratch_read("err.txt"));
+  cr_assert_eq(run("schema validate dup.json d.json"), 2);
+  cr_assert(strstr(tc_scratch_read("err.txt"), "line 2, column 2: duplicate object key"), "%s",
+            tc_scratch_read("err.txt"));
+  tc_scratch_put("nul.json", "{\"age\":1,\"name\":\"a\\u0000b\"}");
+  cr_assert_eq(run("schema validate s.json nul.json"), 0, "%s", tc_scratch_read("err.txt"));
   cr_assert_eq(run("schema"), 2);
   cr_assert_eq(run("schema check s.json"), 2);
   cr_assert_eq(run("nosuchcommand"), 2);

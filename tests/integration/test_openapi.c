@@ -486,6 +486,10 @@ Test(openapi, names_and_schemes) {
   cr_assert_eq(api_app_security_scheme(a, "b", "{\"type\":\"password\"}"), API_EINVAL);
   cr_assert_eq(api_app_security_scheme(a, "b", "[1]"), API_EINVAL);
   cr_assert_eq(api_app_security_scheme(a, "b", "{\"type\":"), API_EINVAL);
+  cr_assert_str_eq(api_last_error(),
+                   "api_app_security_scheme: b: invalid JSON at column 9: unexpected end of input");
+  cr_assert_eq(api_app_security_scheme(a, "b", "{\"type\":\"http\",\"type\":\"apiKey\"}"),
+               API_EINVAL);
   const char *basic = "{\"type\":\"http\",\"scheme\":\"basic\"}";
   cr_assert_eq(api_app_security_scheme(a, "basicAuth", basic), 0);
   cr_assert_eq(api_app_security_scheme(a, "basicAuth", basic), 0);

@@ -626,6 +626,14 @@ static void response_app(int validate) {
   cr_assert_eq(api_app_route(app, API_ROUTE(.method = "GET", .path = "/notjson", .handler = noop,
                                             .response_schema = rs)),
                0);
+  cr_assert_eq(api_app_route(app, API_ROUTE(.method = "GET", .path = "/nul", .handler = ud_json,
+                                            .user_data = "{\"id\":1,\"s\":\"a\\u0000b\"}",
+                                            .response_schema = rs)),
+               0);
+  cr_assert_eq(
+      api_app_route(app, API_ROUTE(.method = "GET", .path = "/dup", .handler = ud_json,
+                                   .user_data = "{\"id\":1,\"id\":2}", .response_schema = rs)),
+      0);
   start();
 }
 
@@ -664,6 +672,20 @@ Test(route_schema_resp, violations_become_500_and_are_logged, .fini = teardown) 
   api_test_res_free(r);
   pthread_mutex_lock(&log_lock);
   cr_assert(strstr(log_text, "the response is not JSON"), "%s", log_text);
+  log_text[0] = '\0';
+  pthread_mutex_unlock(&log_lock);
+
+  /* "\u0000" is valid JSON (jansson writes it for a NUL in a string); duplicate keys are not. */
+  cr_assert_eq(api_test_get(t, "/nul", &r), 0);
+  cr_assert_eq(api_test_res_status(r), 200);
+  api_test_res_free(r);
+  cr_assert_eq(api_test_get(t, "/dup", &r), 0);
+  cr_assert_eq(api_test_res_status(r), 500);
+  api_test_res_free(r);
+  pthread_mutex_lock(&log_lock);
+  cr_assert(strstr(log_text,
+                   "the response body is not valid JSON: line 1, column 9: duplicate object key"),
+            "%s", log_text);
   pthread_mutex_unlock(&log_lock);
 }
 

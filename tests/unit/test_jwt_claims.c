@@ -261,3 +261,34 @@ Test(jwt_claims, allocation_failures) {
   api_jwt_keyset_free(ec);
   json_decref(claims);
 }
+
+static void *failing_json_malloc(size_t n) { return api__malloc(n); }
+
+/* jansson's own allocations (the parsed header and claims) fail in turn as well: the token is
+ * then not checked (API_ENOMEM, API_JWT_INTERNAL), never called malformed. Two header texts
+ * alternate so that the per-thread header cache does not skip the header's parse. */
+Test(jwt_claims, json_allocation_failures_are_not_malformed_tokens) {
+  char *toks[2] = {make_token(hs, 0, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+                              "{\"sub\":\"1\",\"exp\":4102444800,\"roles\":[\"a\",\"b\"]}"),
+                   make_token(hs, 0, "{\"alg\":\"HS256\"}",
+                              "{\"sub\":\"1\",\"exp\":4102444800,\"n\":{\"a\\u00e9\":[1,2.5]}}")};
+  json_set_alloc_funcs(failing_json_malloc, api__free);
+  int ok = 0, oom = 0;
+  for (long i = 0; i < 80; i++) {
+    api_jwt_result r = {0};
+    const char *t = toks[i % 2];
+    api__alloc_fail_nth(i / 2);
+    int rc = api_jwt_verify(hs, t, strlen(t), NULL, &r);
+    api__alloc_fail_nth(-1);
+    cr_assert(rc == 0 || rc == API_ENOMEM, "allocation %ld: rc %d (%s)", i / 2, rc, r.message);
+    if (rc) cr_assert_eq(r.error, API_JWT_INTERNAL, "allocation %ld: %s", i / 2, r.message);
+    ok += rc == 0;
+    oom += rc != 0;
+    api_jwt_result_free(&r);
+  }
+  json_set_alloc_funcs(malloc, free);
+  cr_assert_gt(ok, 0, "verification succeeds once allocations do");
+  cr_assert_gt(oom, 10, "the parser's allocations were made to fail");
+  api_auth_string_free(toks[0]);
+  api_auth_string_free(toks[1]);
+}

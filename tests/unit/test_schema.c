@@ -568,7 +568,16 @@ Test(schema, validate_text_uses_the_arena) {
   cr_assert_eq(api_schema_validate_text(s, big, at, &res), 0);
   cr_assert_eq(api_schema_validate_text(s, big, at - 1, &res), API_EBADJSON);
   cr_assert_eq(api_schema_validate_text(s, "{\"a\":1,\"a\":2}", 13, &res), API_EBADJSON);
+  cr_assert_str_eq(api_last_error(),
+                   "invalid JSON at line 1, column 8 (byte 7): duplicate object key");
   free(big);
+  /* the parser's own scratch memory fails: out of memory, not bad JSON */
+  api__alloc_fail_after(0);
+  const char *esc = "{\"a\":[\"\\n\"]}";
+  int rc = api_schema_validate_text(s, esc, strlen(esc), &res);
+  api__alloc_fail_after(-1);
+  cr_assert_eq(rc, API_ENOMEM, "%d: %s", rc, api_last_error());
+  cr_assert_eq(api_schema_validate_text(s, esc, strlen(esc), &res), 0);
   /* heap values made outside the window are unaffected */
   json_t *outside = json_pack("{s[s]}", "a", "xyz");
   cr_assert_eq(api_schema_validate(s, outside, &res), API_EVALIDATION);
