@@ -1,5 +1,6 @@
 /* RFC 3986 reference resolution, enough for $id and $ref: scheme, authority, path with dot
  * segments, query and fragment. */
+#include <stdint.h>
 #include <string.h>
 
 #include "schema/uri.h"
@@ -95,6 +96,10 @@ typedef struct sbuf {
 
 static void sb_add(sbuf *b, const char *s, size_t n) {
   if (b->oom) return;
+  if (n >= SIZE_MAX / 2 - b->len) { /* cannot happen for real strings; keeps the sums in range */
+    b->oom = true;
+    return;
+  }
   if (b->len + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 64;
     while (cap < b->len + n + 1) cap *= 2;
