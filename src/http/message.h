@@ -121,4 +121,7 @@ int api__req_parse_query(api_req *req);
 /* Percent-decode the matched path parameters into the arena. Returns 0 or API_EBADREQ/ENOMEM. */
 int api__req_decode_params(api_req *req);
 
+/* The reason phrase of a status (RFC 9110 section 15), or NULL for one without a known phrase. */
+const char *api__http_reason(int status);
+
 #endif

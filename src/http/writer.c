@@ -4,7 +4,7 @@
 
 #include "net/net.h"
 
-static const char *reason(int status) {
+const char *api__http_reason(int status) {
   switch (status) {
     case 100:
       return "Continue";
@@ -85,7 +85,7 @@ static const char *reason(int status) {
     case 505:
       return "HTTP Version Not Supported";
   }
-  return "Unknown";
+  return NULL;
 }
 
 /* Decimal digits of v at the end of buf[20]; returns the start. */
@@ -113,7 +113,8 @@ int api__write_response(api__buf *out, api_req *req, bool keep_alive, const char
   if (!api__buf_reserve(out, need)) return API_ENOMEM;
 
   char *p = out->data + out->len;
-  const char *r = reason(status);
+  const char *r = api__http_reason(status);
+  if (!r) r = "Unknown";
   size_t rl = strlen(r);
   memcpy(p, "HTTP/1.1 ", 9);
   p[9] = (char)('0' + status / 100);

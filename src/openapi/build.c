@@ -12,6 +12,7 @@
 
 #include "core/app_internal.h"
 #include "core/error_internal.h"
+#include "http/message.h"
 #include "openapi/openapi_internal.h"
 #include "util/alloc.h"
 
@@ -283,43 +284,10 @@ static void default_op_id(const api__route *r, char *out, size_t cap) {
   out[k] = '\0';
 }
 
+/* A response's default description: its reason phrase, or its class for an unusual status. */
 static const char *reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 204:
-      return "No Content";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 304:
-      return "Not Modified";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 409:
-      return "Conflict";
-    case 410:
-      return "Gone";
-    case 412:
-      return "Precondition Failed";
-    case 422:
-      return "Unprocessable Content";
-    case 429:
-      return "Too Many Requests";
-    case 503:
-      return "Service Unavailable";
-  }
+  const char *r = api__http_reason(status);
+  if (r) return r;
   return status < 300 ? "Success" : status < 400 ? "Redirection" : "Error";
 }
 
