@@ -43,7 +43,8 @@ typedef struct api_openapi_options {
  * Returns 0; API_EINVAL (bad size, a path that is not a route pattern without parameters, an
  * empty title or version, a second call); API_EEXIST (a route already uses one of the paths);
  * API_ESTATE once a server has started for the app; API_ENOMEM. An error found while generating
- * (two routes with one operation_id) makes api_server_start() fail with API_EINVAL.
+ * (two routes with one operation_id, two paths that differ only in parameter names, such as
+ * "/users/:id" and "/users/:name") makes api_server_start() fail with API_EINVAL.
  * Ownership: options are copied. Thread: configuration thread, before the server starts.
  */
 LIBAPI_EXTERN int api_app_openapi(api_app *app, const api_openapi_options *opts);
@@ -51,8 +52,8 @@ LIBAPI_EXTERN int api_app_openapi(api_app *app, const api_openapi_options *opts)
 /**
  * Generate the document now, from the routes registered so far, as compact JSON text (the body
  * api_app_openapi() serves, once the app is frozen). Works with or without api_app_openapi()
- * (then with the default options). Returns 0; API_EINVAL (two routes with one operation_id, named
- * in api_last_error()); API_ENOMEM.
+ * (then with the default options). Returns 0; API_EINVAL (see api_app_openapi(), named in
+ * api_last_error()); API_ENOMEM.
  * Ownership: *out is the caller's, free it with free(). Thread: not while routes are being added.
  */
 LIBAPI_EXTERN int api_app_openapi_json(api_app *app, char **out);

@@ -31,6 +31,7 @@ typedef struct gen {
   api_app *app;
   json_t *doc, *paths, *schemas, *tags;
   json_t *op_ids;          /* operationId -> "METHOD pattern", to find duplicates */
+  json_t *shapes;          /* a path with its parameter names dropped -> the path */
   const api_schema **seen; /* schemas already in components, parallel to seen_names */
   char **seen_names;
   size_t nseen, capseen;
@@ -258,6 +259,34 @@ static char *openapi_path(const char *pattern) {
   return out;
 }
 
+/*
+ * OpenAPI holds "/users/{id}" and "/users/{name}" to be one path that must not be written twice
+ * (3.1, "Paths Object"), while the router lets routes of different methods name a parameter
+ * differently. Such a pair is refused: API_EINVAL naming both.
+ */
+static int check_shape(gen *g, const char *path) {
+  size_t n = strlen(path), k = 0;
+  char *shape = api__malloc(n + 1);
+  if (!shape) return API_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    shape[k++] = path[i];
+    if (path[i] == '{')
+      while (i + 1 < n && path[i + 1] != '}') i++;
+  }
+  shape[k] = '\0';
+  int rc = 0;
+  json_t *seen = json_object_get(g->shapes, shape);
+  if (seen && strcmp(json_string_value(seen), path) != 0)
+    rc = api__fail(API_EINVAL,
+                   "OpenAPI: paths %s and %s differ only in parameter names, which OpenAPI "
+                   "does not allow: give the parameter one name in both routes",
+                   json_string_value(seen), path);
+  else if (!seen && json_object_set_new(g->shapes, shape, json_string(path)))
+    rc = API_ENOMEM;
+  api__free(shape);
+  return rc;
+}
+
 /* "GET" "/users/:id/files" -> "getUsersByIdFiles". */
 static void default_op_id(const api__route *r, char *out, size_t cap) {
   size_t k = 0;
@@ -483,6 +512,8 @@ static int operation(gen *g, const api__route *r) {
     if (errs[b] && add_err(g, responses, b)) goto out;
   if (add_err(g, responses, 6) || json_object_set(op, "responses", responses)) goto out;
 
+  if ((rc = check_shape(g, path)) != 0) goto out;
+  rc = API_ENOMEM;
   json_t *item = json_object_get(g->paths, path);
   if (!item) {
     item = json_object();
@@ -599,10 +630,12 @@ int api__openapi_build(api_app *app, json_t **out) {
   g.schemas = json_object();
   g.tags = json_array();
   g.op_ids = json_object();
+  g.shapes = json_object();
   json_t *components = json_object();
   size_t n = 0;
   const api__route **routes = NULL;
-  if (!g.doc || !g.paths || !g.schemas || !g.tags || !g.op_ids || !components) goto out;
+  if (!g.doc || !g.paths || !g.schemas || !g.tags || !g.op_ids || !g.shapes || !components)
+    goto out;
   if (o && o->description &&
       json_object_set_new(json_object_get(g.doc, "info"), "description",
                           json_string(o->description)))
@@ -651,5 +684,6 @@ out:
   json_decref(g.schemas);
   json_decref(g.tags);
   json_decref(g.op_ids);
+  json_decref(g.shapes);
   return rc;
 }

@@ -476,6 +476,20 @@ Test(openapi, route_doc_errors) {
   api_server *s;
   cr_assert_eq(api_server_start(&s, a), API_EINVAL);
   api_app_free(a);
+
+  /* One path, two parameter names (the router allows it across methods; OpenAPI does not). */
+  cr_assert_eq(api_app_new(&a, NULL), 0);
+  cr_assert_eq(api_app_get(a, "/users/:id/files/:f", ok, NULL), 0);
+  cr_assert_eq(api_app_get(a, "/users/:id", ok, NULL), 0);
+  cr_assert_eq(api_app_delete(a, "/users/:id/files/:f", ok, NULL), 0);
+  cr_assert_eq(api_app_openapi_json(a, &text), 0, "the same names twice are one path");
+  free(text);
+  text = NULL;
+  cr_assert_eq(api_app_delete(a, "/users/:name", ok, NULL), 0);
+  cr_assert_eq(api_app_openapi_json(a, &text), API_EINVAL);
+  cr_assert_null(text);
+  cr_assert(strstr(api_last_error(), "/users/{id} and /users/{name}"), "%s", api_last_error());
+  api_app_free(a);
 }
 
 Test(openapi, names_and_schemes) {
