@@ -189,15 +189,18 @@ static int sess_on_request(api_req *req, api_res *res, void *ud) {
   if (rc == API_ENOTFOUND) return API_NEXT;
   if (rc) return rc;
   json_t *data = NULL;
+  api__json_error jerr = {0};
   bool live = s->now < rec.created + m->absolute && s->now < rec.last_seen + m->idle &&
               rec.created <= s->now + 60;
-  if (live) data = api__json_parse(rec.data, rec.len, 0, NULL);
+  if (live) data = api__json_parse(rec.data, rec.len, 0, &jerr);
   if (m->ring) {
     OPENSSL_cleanse(rec.data, rec.len);
     api__free(rec.data);
   } else {
     free(rec.data);
   }
+  /* Out of memory says nothing about the session: keep it, answer 503. */
+  if (jerr.enomem) return API_ENOMEM;
   if (!data || !json_is_object(data)) {
     /* expired, or data nobody could have written: forget it */
     json_decref(data);

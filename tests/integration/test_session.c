@@ -550,6 +550,40 @@ Test(session, constructors_under_allocation_failure) {
   }
 }
 
+static void *counted_json_malloc(size_t n) { return api__malloc(n); }
+
+/* Memory running out while a request loads its session is a 503 for that request: the session
+ * stays in the store and the next request has it (it is never dropped as if it were corrupt). */
+Test(session, allocation_failure_while_loading_keeps_the_session) {
+  char sid[128], csrf[64];
+  login("alice", sid, csrf);
+  json_set_alloc_funcs(counted_json_malloc, api__free);
+  int answered = 0, refused = 0;
+  for (long n = 0; n < 200 && answered < 3; n++) {
+    api__alloc_fail_nth(n);
+    api_test_res *res = NULL;
+    int rc = api_test_request(
+        t, API_TEST_REQ(.method = "GET", .target = "/me", .headers = with_cookie(sid, NULL, NULL)),
+        &res);
+    api__alloc_fail_nth(-1);
+    if (rc == 0) {
+      int st = api_test_res_status(res);
+      json_t *j = api_test_res_json(res);
+      const char *user = json_string_value(json_object_get(j, "user"));
+      cr_assert(st == 503 || (st == 200 && user && strcmp(user, "alice") == 0),
+                "allocation %ld: status %d, user %s", n, st, user ? user : "(none)");
+      if (st == 200) answered++;
+      if (st == 503) refused++;
+    }
+    api_test_res_free(res);
+    cr_assert_eq(api_session_memstore_count(ms), 1, "allocation %ld: the session is kept", n);
+  }
+  json_set_alloc_funcs(malloc, free);
+  cr_assert_gt(refused, 0);
+  cr_assert_eq(answered, 3);
+  cr_assert_str_eq(user_of(send_req("GET", "/me", with_cookie(sid, NULL, NULL), NULL)), "alice");
+}
+
 /* The store on its own: expiry at load, byte bound, replacement, allocation failure. */
 Test(session, memstore_direct) {
   api_session_memstore *m;
