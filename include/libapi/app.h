@@ -56,6 +56,14 @@ typedef struct api_config {
    * a validation per response; turn it on in development and tests).
    */
   int validate_responses;
+  /**
+   * Let other processes of the same user listen on the same port (API_SHARE_PORT=1): the kernel
+   * spreads new connections across all of them (SO_REUSEPORT), which allows a restart without
+   * downtime (start the new process, then stop the old one gracefully). Default 0: a port another
+   * process already listens on is an error at start (API_ESYS, "address already in use"), so a
+   * forgotten old instance cannot silently take half the traffic.
+   */
+  int share_port;
 } api_config;
 
 #define API_CONFIG(...) (&(const api_config){.size = sizeof(api_config), __VA_ARGS__})

@@ -76,6 +76,7 @@ int api__config_resolve(api_config *cfg) {
   ENV_FIELD("API_MAX_CONNECTIONS", max_connections, 1u << 24);
   ENV_FIELD("API_SHUTDOWN_TIMEOUT_MS", shutdown_timeout_ms, UINT32_MAX);
   ENV_FIELD("API_VALIDATE_RESPONSES", validate_responses, 1);
+  ENV_FIELD("API_SHARE_PORT", share_port, 1);
   DEFAULT(host);
   DEFAULT(port);
   DEFAULT(offload_threads);

@@ -49,6 +49,41 @@ static int listen_on(const char *host, int port, int *bound) {
   return fd;
 }
 
+/*
+ * The workers' listeners share their port through SO_REUSEPORT, which would also let them join
+ * another process's listeners on a fixed port. A socket without SO_REUSEPORT cannot bind a port
+ * that has a listener, so binding one first tells whether the port is free. (An ephemeral port
+ * never comes back shared: the kernel skips ports held with SO_REUSEPORT when it picks one.)
+ */
+static int port_is_free(const char *host, int port) {
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  char portstr[16];
+  snprintf(portstr, sizeof(portstr), "%d", port);
+  if (getaddrinfo(host, portstr, &hints, &res)) return 0; /* listen_on reports it */
+  int rc = 0;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* TIME_WAIT is no conflict */
+    int b = bind(fd, ai->ai_addr, ai->ai_addrlen);
+    int err = errno;
+    close(fd);
+    if (b == 0) break;
+    if (err == EADDRINUSE) {
+      rc = api__fail(API_ESYS,
+                     "cannot listen on %s:%d: address already in use (another server is running "
+                     "there; set share_port or API_SHARE_PORT=1 to share it on purpose)",
+                     host, port);
+      break;
+    }
+  }
+  freeaddrinfo(res);
+  return rc;
+}
+
 /* Idle connections are cheap, descriptors should not be the limit: raise the soft limit to the
  * hard one, as Go's runtime does. */
 static void raise_fd_limit(void) {
@@ -112,6 +147,7 @@ int api__server_start(api_server **out, api_app *app, bool listen) {
   /* A full pipe already means "stop": api_server_stop must never block (signal handlers). */
   if (!rc) fcntl(srv->stop_pipe[1], F_SETFL, O_NONBLOCK);
   int port = cfg->port == API_PORT_ANY ? 0 : cfg->port;
+  if (!rc && listen && port && !cfg->share_port) rc = port_is_free(cfg->host, port);
   for (int i = 0; !rc && i < nworkers; i++) {
     int fd = -1;
     if (listen && (fd = listen_on(cfg->host, port, &port)) < 0) {

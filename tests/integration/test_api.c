@@ -468,6 +468,52 @@ Test(api_registration, ipv6_client_address) {
   tc_stop(s, a);
 }
 
+/* A fixed port another server listens on is refused at start, unless sharing is asked for; a port
+ * whose server stopped (its connections in TIME_WAIT) can be taken again at once. */
+Test(api_registration, a_port_in_use_is_refused_unless_shared) {
+  api_app *a, *b;
+  api_config cfg = tc_config(2);
+  cr_assert_eq(api_app_new(&a, &cfg), 0);
+  cr_assert_eq(api_app_get(a, "/peer", peer, NULL), 0);
+  api_server *sa = tc_start(a);
+  cr_assert_not_null(sa);
+  cfg.port = api_server_port(sa);
+  tc_response r;
+  cr_assert_eq(tc_exchange(cfg.port, "GET /peer HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
+  cr_assert_eq(r.status, 200);
+  tc_response_free(&r);
+
+  cr_assert_eq(api_app_new(&b, &cfg), 0);
+  cr_assert_eq(api_app_get(b, "/peer", peer, NULL), 0);
+  api_server *sb = NULL;
+  cr_assert_eq(api_server_start(&sb, b), API_ESYS);
+  cr_assert_null(sb);
+  cr_assert(strstr(api_last_error(), "address already in use"), "%s", api_last_error());
+  api_app_free(b);
+
+  cfg.share_port = 1;
+  cr_assert_eq(api_app_new(&b, &cfg), 0);
+  cr_assert_eq(api_app_get(b, "/peer", peer, NULL), 0);
+  cr_assert_eq(api_server_start(&sb, b), 0, "%s", api_last_error());
+  for (int i = 0; i < 8; i++) { /* whichever server the kernel picks answers */
+    cr_assert_eq(tc_exchange(cfg.port, "GET /peer HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
+    cr_assert_eq(r.status, 200);
+    tc_response_free(&r);
+  }
+  tc_stop(sb, b);
+  tc_stop(sa, a);
+
+  cfg.share_port = 0;
+  cr_assert_eq(api_app_new(&b, &cfg), 0);
+  cr_assert_eq(api_app_get(b, "/peer", peer, NULL), 0);
+  cr_assert_eq(api_server_start(&sb, b), 0, "a stopped server's port is free: %s",
+               api_last_error());
+  cr_assert_eq(tc_exchange(cfg.port, "GET /peer HTTP/1.1\r\nHost: x\r\n\r\n", &r), 0);
+  cr_assert_eq(r.status, 200);
+  tc_response_free(&r);
+  tc_stop(sb, b);
+}
+
 /* ---- JSON bodies ---- */
 
 static json_t *post_json(const char *content_type, const char *body, int *status) {
