@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # test.sh: install what is missing, build, and run the whole test suite the way CI does:
+#   0. download the official OpenAPI 3.1 schema (test_openapi checks the generated document with it)
 #   1. warnings-as-errors build + every test (unit, integration over loopback, exports, headers)
 #   2. the same suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. install into a temporary prefix; build examples/hello.c out of the tree with pkg-config and
@@ -43,12 +44,21 @@ suite() { # build dir, extra cmake args...
   mkdir -p "$dir"
   cmake -S . -B "$dir" -DLIBAPI_WERROR=ON "$@" >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log"; return 1; }
   cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1 || { cat "$dir/build.log"; return 1; }
-  # The official OpenAPI 3.1 schema for test_openapi (it skips that check, saying so, without it).
-  scripts/fetch-openapi-schema.sh "$dir" || echo "warning: could not fetch the OpenAPI 3.1 schema"
   (cd "$dir" && ctest --output-on-failure -j"$jobs") 2>&1 | tee "$dir/ctest.log"
   return "${PIPESTATUS[0]}"
 }
 
+# test_openapi validates the generated document against the official OpenAPI 3.1 schema, which is
+# downloaded (it skips that one check, saying so, without it; here its absence fails the run).
+openapi_schema() {
+  scripts/fetch-openapi-schema.sh build && mkdir -p build-asan &&
+    cp build/openapi-3.1-schema.json build-asan/
+}
+if stage "fetch the official OpenAPI 3.1 schema" openapi_schema; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+fi
 stage "build and test" suite build
 count_ctest build/ctest.log
 # Criterion runs tests in forked children and does not fail a test over a sanitizer report, so

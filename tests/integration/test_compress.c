@@ -191,7 +191,8 @@ static api_test *t;
 static api_app *new_app(const api_compress_options *o) {
   make_bodies();
   api_app *a;
-  cr_assert_eq(api_app_new(&a, NULL), 0);
+  api_config cfg = tc_config(2);
+  cr_assert_eq(api_app_new(&a, &cfg), 0);
   api_middleware mw;
   cr_assert_eq(api_mw_compress(a, o, &mw), 0, "%s", api_last_error());
   cr_assert_eq(api_app_use(a, &mw), 0);

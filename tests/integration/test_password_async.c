@@ -95,7 +95,8 @@ static int port;
 
 static void setup(void) {
   cr_assert_eq(api_password_hash(&ada_hash, "correct horse", 4), 0, "%s", api_last_error());
-  cr_assert_eq(api_app_new(&app, NULL), 0);
+  api_config cfg = tc_config(2);
+  cr_assert_eq(api_app_new(&app, &cfg), 0);
   cr_assert_eq(api_app_post(app, "/sync", h_sync, NULL), 0);
   cr_assert_eq(api_app_get(app, "/offload", h_offload, NULL), 0);
   cr_assert_eq(api_app_post(app, "/login", h_login, NULL), 0);

@@ -40,7 +40,8 @@ static char *run(const char *fmt, int port, const char *jar, const char *extra, 
 static void jar_flow(const api_session_options *opts) {
   int rc;
   api_app *app;
-  cr_assert_eq(api_app_new(&app, NULL), 0);
+  api_config cfg = tc_config(2);
+  cr_assert_eq(api_app_new(&app, &cfg), 0);
   api_middleware sm, cm;
   cr_assert_eq(api_mw_session(app, opts, &sm), 0, "%s", api_last_error());
   cr_assert_eq(api_mw_csrf(app, API_CSRF_OPTIONS(0), &cm), 0);

@@ -162,6 +162,12 @@ api_config tc_config(int workers) {
 
 api_server *tc_start(api_app *app) {
   api_server *srv = NULL;
+  /* A fixed port (8080 by default) would be shared with whatever else runs tests on this machine
+   * at the same time: every test server gets a port of its own from the kernel. */
+  if (api_app_config(app)->port != API_PORT_ANY) {
+    fprintf(stderr, "tc_start: test servers listen on API_PORT_ANY (use tc_config())\n");
+    return NULL;
+  }
   if (api_server_start(&srv, app) != 0) {
     fprintf(stderr, "tc_start: %s\n", api_last_error());
     return NULL;
