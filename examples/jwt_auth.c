@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 /*
@@ -11,6 +10,7 @@
  *   curl -s -XPOST localhost:8080/login -H 'content-type: application/json' \
  *        -d '{"user":"ada","password":"..."}'
  *   curl -s localhost:8080/me -H "authorization: Bearer $TOKEN"
+ * and http://localhost:8080/docs documents both routes (/me with its bearer scheme).
  * Secrets come from the environment, never from the source.
  */
 
@@ -36,15 +36,13 @@ static int login_done(api_req *req, api_res *res, int rc, const char *hash, void
   return rc;
 }
 
+/* The body is validated against login_schema before the handler runs (422 with details if not). */
 static int login_handler(api_req *req, api_res *res, void *user_data) {
   json_t *body;
   int rc = api_req_json(req, &body);
   if (rc) return rc;
   const char *user = json_string_value(json_object_get(body, "user"));
   const char *password = json_string_value(json_object_get(body, "password"));
-  if (!user || !password || strlen(user) >= 64 || strlen(password) > API_PASSWORD_MAX_LEN)
-    return api_res_error(res, 400, "BAD_REQUEST", "user and password (at most 72 bytes) needed",
-                         NULL);
   char *name = api_req_strdup(req, user);
   if (!name) return API_ENOMEM;
   /* An unknown user gets a NULL hash: checked against a dummy, same time, always refused, so
@@ -53,31 +51,16 @@ static int login_handler(api_req *req, api_res *res, void *user_data) {
                                  name);
 }
 
-/* GET /me: a bearer token, verified; RFC 6750 error details when it is refused. */
+/* GET /me: only reached with a valid bearer token (api_mw_jwt answers 401 with RFC 6750 details
+ * otherwise); the verified claims are the request's principal. */
 static int me_handler(api_req *req, api_res *res, void *user_data) {
-  const char *auth = api_req_header(req, "authorization");
-  if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
-    api_res_header(res, "WWW-Authenticate", "Bearer realm=\"api\"");
-    return api_res_error(res, 401, "UNAUTHORIZED", "bearer token required", NULL);
-  }
-  static const char *const audiences[] = {"api", NULL};
-  api_jwt_result r = {0};
-  int rc = api_jwt_verify(
-      keys, auth + 7, strlen(auth + 7),
-      API_JWT_VERIFY_OPTIONS(.issuer = ISSUER, .audiences = audiences, .leeway = 30), &r);
-  if (rc == API_EUNAUTHORIZED) {
-    char challenge[256];
-    snprintf(challenge, sizeof(challenge),
-             "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"%s\"",
-             api_jwt_error_description(r.error));
-    api_res_header(res, "WWW-Authenticate", challenge);
-    rc = api_res_error(res, 401, "UNAUTHORIZED", api_jwt_error_description(r.error), NULL);
-  } else if (rc == 0) {
-    rc = api_res_data(res, 200, json_incref(r.claims), NULL);
-  }
-  api_jwt_result_free(&r);
-  return rc;
+  return api_res_data(res, 200, json_incref(api_req_principal(req)->claims), NULL);
 }
+
+static const char login_schema_text[] =
+    "{\"type\":\"object\",\"required\":[\"user\",\"password\"],\"additionalProperties\":false,"
+    "\"properties\":{\"user\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},"
+    "\"password\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":72}}}";
 
 int main(void) {
   const char *secret = getenv("JWT_SECRET"), *password = getenv("DEMO_PASSWORD");
@@ -91,17 +74,32 @@ int main(void) {
     api_jwt_keyset_free(keys);
     return 1;
   }
-  api_app *app;
+  api_app *app = NULL;
+  api_schema *login_schema = NULL;
+  api_middleware jwt;
+  static const char *const audiences[] = {"api", NULL};
   int rc = 1;
-  if (api_app_new(&app, NULL) == 0) {
-    if (api_app_route(app,
-                      API_ROUTE(.method = "POST", .path = "/login", .handler = login_handler)) ||
-        api_app_get(app, "/me", me_handler, NULL))
-      fprintf(stderr, "jwt_auth: %s\n", api_last_error());
-    else
-      rc = api_app_run(app) ? 1 : 0;
-    api_app_free(app);
-  }
+  if (api_app_new(&app, NULL) ||
+      api_schema_parse(&login_schema, login_schema_text, strlen(login_schema_text), NULL) ||
+      api_mw_jwt(app,
+                 API_JWT_AUTH_OPTIONS(.keys = keys,
+                                      .verify = API_JWT_VERIFY_OPTIONS(.issuer = ISSUER,
+                                                                       .audiences = audiences,
+                                                                       .leeway = 30)),
+                 &jwt) ||
+      api_app_route(app, API_ROUTE(.method = "POST", .path = "/login", .handler = login_handler,
+                                   .summary = "Trade a user name and password for a token",
+                                   .body_schema = login_schema)) ||
+      api_app_route(app, API_ROUTE(.method = "GET", .path = "/me", .handler = me_handler,
+                                   .summary = "The claims of the caller's token",
+                                   .middleware = (const api_middleware *[]){&jwt, NULL})) ||
+      /* /openapi.json and /docs, with /me marked as needing the bearer token */
+      api_app_openapi(app, API_OPENAPI_OPTIONS(.title = "jwt_auth example", .version = "1.0.0")))
+    fprintf(stderr, "jwt_auth: %s\n", api_last_error());
+  else
+    rc = api_app_run(app) ? 1 : 0;
+  api_app_free(app);
+  api_schema_free(login_schema);
   api_auth_string_free(ada_hash);
   api_jwt_keyset_free(keys);
   return rc;
