@@ -76,6 +76,10 @@ typedef struct api_middleware {
    * api_mw_api_key() with .optional, api_mw_session()). A route whose every scheme is optional
    * and that runs no guard also lists anonymous access ({}) in its "security", without 401/403. */
   int security_optional;
+  /** A second security scheme the middleware accepts instead of the first (api_mw_jwt() with a
+   * .cookie, api_mw_api_key() with a .query_param): routes list the two as alternatives.
+   * NULL: none. Borrowed like security. */
+  const char *security_also;
 } api_middleware;
 
 #define API_MIDDLEWARE(...) (&(const api_middleware){.size = sizeof(api_middleware), __VA_ARGS__})

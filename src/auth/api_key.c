@@ -245,8 +245,12 @@ int api_mw_api_key(api_app *app, const api_api_key_options *opts, api_middleware
   out->security = api__security_scheme_auto(
       app, "apiKeyAuth",
       json_pack("{s:s,s:s,s:s}", "type", "apiKey", "in", "header", "name", header));
+  if (out->security && opts->query_param)
+    out->security_also = api__security_scheme_auto(
+        app, "apiKeyQuery",
+        json_pack("{s:s,s:s,s:s}", "type", "apiKey", "in", "query", "name", opts->query_param));
   out->security_optional = opts->optional != 0;
-  return out->security ? 0 : API_ENOMEM;
+  return out->security && (!opts->query_param || out->security_also) ? 0 : API_ENOMEM;
 }
 
 int api_api_key_hash(char **out, const char *key, const void *pepper, size_t pepper_len) {

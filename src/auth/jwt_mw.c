@@ -253,6 +253,10 @@ int api_mw_jwt(api_app *app, const api_jwt_auth_options *opts, api_middleware *o
   out->security = api__security_scheme_auto(
       app, "bearerAuth",
       json_pack("{s:s,s:s,s:s}", "type", "http", "scheme", "bearer", "bearerFormat", "JWT"));
+  if (out->security && opts->cookie)
+    out->security_also = api__security_scheme_auto(
+        app, "bearerCookie",
+        json_pack("{s:s,s:s,s:s}", "type", "apiKey", "in", "cookie", "name", opts->cookie));
   out->security_optional = opts->optional != 0;
-  return out->security ? 0 : API_ENOMEM;
+  return out->security && (!opts->cookie || out->security_also) ? 0 : API_ENOMEM;
 }

@@ -383,6 +383,7 @@ static json_t *route_security(const api_app *app, const api__route *r, bool *ano
       if (m->desc.security) {
         all_optional = all_optional && m->desc.security_optional;
         if (append_unique(names, m->desc.security)) goto out;
+        if (m->desc.security_also && append_unique(names, m->desc.security_also)) goto out;
       }
       guarded = guarded || m->desc.security_scopes;
       for (size_t s = 0; m->desc.security_scopes && m->desc.security_scopes[s]; s++)

@@ -526,6 +526,23 @@ Test(openapi, names_and_schemes) {
   cr_assert_eq(api_app_route(a, API_ROUTE(.method = "GET", .path = "/opt", .handler = ok,
                                           .middleware = (const api_middleware *[]){&opt, NULL})),
                0);
+  /* A key also accepted in the query, a token also read from a cookie: a second scheme each,
+   * listed as an alternative */
+  api_middleware kq, jc;
+  cr_assert_eq(api_mw_api_key(a, API_API_KEY_OPTIONS(.query_param = "api_key"), &kq), 0);
+  cr_assert_str_eq(kq.security, "apiKeyAuth");
+  cr_assert_str_eq(kq.security_also, "apiKeyQuery");
+  static const char secret[] = "0123456789abcdef0123456789abcdef";
+  api_jwt_keyset *ks;
+  cr_assert_eq(api_jwt_keyset_from_secret(&ks, secret, sizeof(secret) - 1, "HS256", NULL), 0);
+  cr_assert_eq(api_mw_jwt(a, API_JWT_AUTH_OPTIONS(.keys = ks, .cookie = "at"), &jc), 0);
+  cr_assert_str_eq(jc.security_also, "bearerCookie");
+  cr_assert_eq(api_app_route(a, API_ROUTE(.method = "GET", .path = "/kq", .handler = ok,
+                                          .middleware = (const api_middleware *[]){&kq, NULL})),
+               0);
+  cr_assert_eq(api_app_route(a, API_ROUTE(.method = "GET", .path = "/jc", .handler = ok,
+                                          .middleware = (const api_middleware *[]){&jc, NULL})),
+               0);
   /* Both schemes on one route are alternatives */
   cr_assert_eq(
       api_app_route(a, API_ROUTE(.method = "GET", .path = "/a-b", .handler = ok,
@@ -579,6 +596,12 @@ Test(openapi, names_and_schemes) {
   assert_json(d, "/paths/~1a_b/get/operationId", "\"getAB_2\"");
   assert_json(d, "/paths/~1a-b/get/security", "[{\"apiKeyAuth2\":[]},{\"basicAuth\":[]}]");
   assert_json(d, "/paths/~1opt/get/security", "[{\"apiKeyAuth\":[]},{}]");
+  assert_json(d, "/paths/~1kq/get/security", "[{\"apiKeyAuth\":[]},{\"apiKeyQuery\":[]}]");
+  assert_json(d, "/components/securitySchemes/apiKeyQuery",
+              "{\"type\":\"apiKey\",\"in\":\"query\",\"name\":\"api_key\"}");
+  assert_json(d, "/paths/~1jc/get/security", "[{\"bearerAuth\":[]},{\"bearerCookie\":[]}]");
+  assert_json(d, "/components/securitySchemes/bearerCookie",
+              "{\"type\":\"apiKey\",\"in\":\"cookie\",\"name\":\"at\"}");
   cr_assert_null(at(d, "/paths/~1opt/get/responses/401"));
   assert_json(d, "/paths/~1a-b/get/responses/401/$ref", "\"#/components/responses/Unauthorized\"");
   assert_json(d, "/components/securitySchemes/apiKeyAuth2",
@@ -599,6 +622,7 @@ Test(openapi, names_and_schemes) {
   api_schema_free(s3);
   api_schema_free(s1again);
   api_schema_free(sq);
+  api_jwt_keyset_free(ks);
 }
 
 /* The official OpenAPI 3.1 schema (fetched by scripts/fetch-openapi-schema.sh) accepts the
