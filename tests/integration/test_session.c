@@ -10,78 +10,14 @@
 
 #include <libapi/api.h>
 
+#include "support/session_app.h"
 #include "util/alloc.h"
 
 static api_app *app;
 static api_test *t;
 static api_session_memstore *ms;
-static long long fake_now = 1700000000;
-static const char SECRET[] = "0123456789abcdef0123456789abcdef";
-
-static long long clock_fn(void *ud) {
-  (void)ud;
-  return fake_now;
-}
-
-static int h_login(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  int rc = api_session_regenerate(req);
-  if (rc) return rc;
-  const char *user = api_req_query(req, "user");
-  if ((rc = api_session_set(req, "user", json_string(user ? user : "alice"))) != 0) return rc;
-  const char *tok = api_csrf_token(req);
-  return api_res_json_new(res, 200, json_pack("{s:s?}", "csrf", tok));
-}
-
-static int h_me(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  json_t *u = api_session_get(req, "user");
-  return api_res_json_new(res, 200,
-                          json_pack("{s:O?,s:b}", "user", u, "exists", api_session_exists(req)));
-}
-
-static int h_count(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  json_t *c = api_session_get(req, "n");
-  json_int_t n = c ? json_integer_value(c) + 1 : 1;
-  int rc = api_session_set(req, "n", json_integer(n));
-  if (rc) return rc;
-  return api_res_json_new(res, 200, json_pack("{s:I}", "n", n));
-}
-
-static int h_token(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  const char *tok = api_csrf_token(req);
-  return api_res_json_new(res, 200, json_pack("{s:s?}", "csrf", tok));
-}
-
-static int h_logout(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  int rc = api_session_destroy(req);
-  if (rc) return rc;
-  cr_assert_eq(api_session_set(req, "x", json_true()), API_ESTATE);
-  cr_assert_null(api_session_get(req, "user"));
-  return api_res_json_new(res, 200, json_pack("{s:b}", "ok", 1));
-}
-
-static int h_transfer(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  return api_res_json_new(res, 200, json_pack("{s:b}", "ok", 1));
-}
-
-static int h_big(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  char *big = malloc(API_SESSION_MAX_DATA + 10);
-  memset(big, 'x', API_SESSION_MAX_DATA + 9);
-  big[API_SESSION_MAX_DATA + 9] = 0;
-  int rc = api_session_set(req, "big", json_string(big));
-  free(big);
-  if (rc) return rc;
-  return api_res_json_new(res, 200, json_pack("{s:b}", "ok", 1));
-}
-
 static void build_with(size_t max_records, const api_csrf_options *copts) {
-  fake_now = 1700000000;
+  ts_now = 1700000000;
   cr_assert_eq(api_session_memstore_new(&ms, max_records, 0), 0);
   api_session_store st;
   api_session_memstore_store(ms, &st);
@@ -89,23 +25,19 @@ static void build_with(size_t max_records, const api_csrf_options *copts) {
   api_middleware sm, cm;
   cr_assert_eq(api_mw_session(app,
                               API_SESSION_OPTIONS(.store = &st, .idle_timeout = 600,
-                                                  .absolute_timeout = 3600, .clock = clock_fn),
+                                                  .absolute_timeout = 3600, .clock = ts_clock),
                               &sm),
                0, "%s", api_last_error());
   cr_assert_eq(api_mw_csrf(app, copts, &cm), 0, "%s", api_last_error());
   cr_assert_eq(api_app_use(app, &sm), 0);
   cr_assert_eq(api_app_use(app, &cm), 0);
-  cr_assert_eq(api_app_post(app, "/login", h_login, NULL), 0);
-  cr_assert_eq(api_app_get(app, "/me", h_me, NULL), 0);
-  cr_assert_eq(api_app_post(app, "/count", h_count, NULL), 0);
-  cr_assert_eq(api_app_get(app, "/token", h_token, NULL), 0);
-  cr_assert_eq(api_app_post(app, "/logout", h_logout, NULL), 0);
-  cr_assert_eq(api_app_post(app, "/transfer", h_transfer, NULL), 0);
-  cr_assert_eq(api_app_post(app, "/big", h_big, NULL), 0);
+  cr_assert_eq(ts_session_routes(app), 0);
   cr_assert_eq(api_test_new(&t, app), 0);
 }
 
-static void build(void) { build_with(100, API_CSRF_OPTIONS(.secret = SECRET, .secret_len = 32)); }
+static void build(void) {
+  build_with(100, API_CSRF_OPTIONS(.secret = ts_csrf_secret, .secret_len = 32));
+}
 
 static void teardown(void) {
   api_test_free(t);
@@ -310,28 +242,28 @@ Test(session, forged_and_garbage_cookies_are_ignored) {
 Test(session, idle_and_absolute_expiry) {
   char sid[128], csrf[64];
   login("alice", sid, csrf);
-  fake_now += 599;
+  ts_now += 599;
   resp *r = send_req("GET", "/me", with_cookie(sid, NULL, NULL), NULL);
   cr_assert_str_eq(user_of(r), "alice");
   cr_assert(strstr(r->cookie, "Max-Age=600"), "%s", r->cookie); /* idle window restarts */
-  fake_now += 600;                                              /* idle too long */
+  ts_now += 600;                                                /* idle too long */
   r = send_req("GET", "/me", with_cookie(sid, NULL, NULL), NULL);
   cr_assert_null(user_of(r));
   cr_assert(strstr(r->cookie, "Max-Age=0"), "%s", r->cookie);
   cr_assert_eq(api_session_memstore_count(ms), 0);
   /* absolute: active every 500 s, the session still ends 3600 s after login */
   login("bob", sid, csrf);
-  long long start = fake_now;
-  while (fake_now + 500 < start + 3600) {
-    fake_now += 500;
+  long long start = ts_now;
+  while (ts_now + 500 < start + 3600) {
+    ts_now += 500;
     r = send_req("GET", "/me", with_cookie(sid, NULL, NULL), NULL);
     cr_assert_str_eq(user_of(r), "bob");
-    long long left = start + 3600 - fake_now;
+    long long left = start + 3600 - ts_now;
     char want[64];
     snprintf(want, sizeof(want), "Max-Age=%lld", left < 600 ? left : 600);
     cr_assert(strstr(r->cookie, want), "%s wants %s", r->cookie, want);
   }
-  fake_now = start + 3600;
+  ts_now = start + 3600;
   cr_assert_null(user_of(send_req("GET", "/me", with_cookie(sid, NULL, NULL), NULL)));
 }
 
@@ -342,20 +274,21 @@ Test(session, logout_destroys) {
   snprintf(hdr, sizeof(hdr), "X-CSRF-Token: %s", csrf);
   resp *r = send_req("POST", "/logout", with_cookie(sid, hdr, NULL), NULL);
   cr_assert_eq(r->status, 200);
+  cr_assert(json_is_true(json_object_get(r->json, "closed")), "data after destroy is refused");
   cr_assert(strstr(r->cookie, "Max-Age=0"), "%s", r->cookie);
   cr_assert_eq(api_session_memstore_count(ms), 0);
   cr_assert_null(user_of(send_req("GET", "/me", with_cookie(sid, NULL, NULL), NULL)));
 }
 
 Test(session, oversized_data_is_refused) {
-  resp *r = send_req("POST", "/big", NULL, NULL);
+  resp *r = send_req("POST", "/fill?n=65545", NULL, NULL);
   cr_assert_eq(r->status, 500);
   cr_assert_eq(api_session_memstore_count(ms), 0);
 }
 
 Test(session, store_is_bounded) {
   teardown();
-  build_with(4, API_CSRF_OPTIONS(.secret = SECRET, .secret_len = 32));
+  build_with(4, API_CSRF_OPTIONS(.secret = ts_csrf_secret, .secret_len = 32));
   char sids[10][128], csrf[64];
   for (int i = 0; i < 10; i++) {
     char user[16];
@@ -457,7 +390,7 @@ Test(session, cross_site_requests_without_a_session) {
 Test(session, trusted_origins_and_same_site) {
   static const char *const origins[] = {"https://app.example", NULL};
   teardown();
-  build_with(100, API_CSRF_OPTIONS(.secret = SECRET, .secret_len = 32, .origins = origins,
+  build_with(100, API_CSRF_OPTIONS(.secret = ts_csrf_secret, .secret_len = 32, .origins = origins,
                                    .allow_same_site = 1));
   cr_assert_eq(
       send_req("POST", "/transfer", (const char *[]){"Origin: https://app.example", NULL}, NULL)

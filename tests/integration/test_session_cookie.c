@@ -11,63 +11,8 @@
 #include <libapi/api.h>
 
 #include "support/client.h"
+#include "support/session_app.h"
 #include "util/alloc.h"
-
-static long long fake_now;
-static const char SECRET[] = "0123456789abcdef0123456789abcdef";
-
-static long long clock_fn(void *ud) {
-  (void)ud;
-  return fake_now;
-}
-
-static int h_login(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  int rc = api_session_regenerate(req);
-  if (rc) return rc;
-  const char *user = api_req_query(req, "user");
-  if ((rc = api_session_set(req, "user", json_string(user ? user : "alice"))) != 0) return rc;
-  return api_res_json_new(res, 200, json_pack("{s:s?}", "csrf", api_csrf_token(req)));
-}
-
-static int h_me(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  json_t *u = api_session_get(req, "user");
-  return api_res_json_new(res, 200,
-                          json_pack("{s:O?,s:b}", "user", u, "exists", api_session_exists(req)));
-}
-
-static int h_regen(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  int rc = api_session_regenerate(req);
-  if (rc) return rc;
-  return api_res_json_new(res, 200, json_pack("{s:s?}", "csrf", api_csrf_token(req)));
-}
-
-static int h_logout(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  int rc = api_session_destroy(req);
-  if (rc) return rc;
-  return api_res_json_new(res, 200, json_pack("{s:b}", "ok", 1));
-}
-
-static int h_transfer(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  return api_res_json_new(res, 200, json_pack("{s:b}", "ok", 1));
-}
-
-/* POST /fill?n=N stores a string of N bytes. */
-static int h_fill(api_req *req, api_res *res, void *ud) {
-  (void)ud;
-  size_t n = strtoul(api_req_query(req, "n"), NULL, 10);
-  char *s = malloc(n + 1);
-  memset(s, 'x', n);
-  s[n] = 0;
-  int rc = api_session_set(req, "fill", json_string(s));
-  free(s);
-  if (rc) return rc;
-  return api_res_json_new(res, 200, json_pack("{s:b}", "ok", 1));
-}
 
 typedef struct env {
   api_app *app;
@@ -85,18 +30,14 @@ static void make_app(env *e, const api_session_key *keys, size_t nkeys, const ch
   cr_assert_eq(api_mw_session(e->app,
                               API_SESSION_OPTIONS(.keys = keys, .nkeys = nkeys,
                                                   .cookie_name = cookie_name, .idle_timeout = 600,
-                                                  .absolute_timeout = 3600, .clock = clock_fn),
+                                                  .absolute_timeout = 3600, .clock = ts_clock),
                               &sm),
                0, "%s", api_last_error());
-  cr_assert_eq(api_mw_csrf(e->app, API_CSRF_OPTIONS(.secret = SECRET, .secret_len = 32), &cm), 0);
+  cr_assert_eq(
+      api_mw_csrf(e->app, API_CSRF_OPTIONS(.secret = ts_csrf_secret, .secret_len = 32), &cm), 0);
   cr_assert_eq(api_app_use(e->app, &sm), 0);
   cr_assert_eq(api_app_use(e->app, &cm), 0);
-  cr_assert_eq(api_app_post(e->app, "/login", h_login, NULL), 0);
-  cr_assert_eq(api_app_get(e->app, "/me", h_me, NULL), 0);
-  cr_assert_eq(api_app_post(e->app, "/regen", h_regen, NULL), 0);
-  cr_assert_eq(api_app_post(e->app, "/logout", h_logout, NULL), 0);
-  cr_assert_eq(api_app_post(e->app, "/transfer", h_transfer, NULL), 0);
-  cr_assert_eq(api_app_post(e->app, "/fill", h_fill, NULL), 0);
+  cr_assert_eq(ts_session_routes(e->app), 0);
   e->name = cookie_name ? cookie_name : "__Host-sid";
 }
 
@@ -112,7 +53,7 @@ static void unmake(env *e) {
 }
 
 static void setup(void) {
-  fake_now = 1700000000;
+  ts_now = 1700000000;
   for (int i = 0; i < API_SESSION_KEY_LEN; i++) {
     K1.bytes[i] = (unsigned char)(i + 1);
     K2.bytes[i] = (unsigned char)(0xa0 + i);
@@ -237,7 +178,7 @@ Test(session_cookie, key_rotation) {
   cr_assert_str_eq(me(&only2, v2), "bob");
   cr_assert_null(me(&E, v2), "K1 alone cannot open what K2 sealed");
   /* the refresh of an old-key cookie after the throttle re-seals it with the new key */
-  fake_now += 120;
+  ts_now += 120;
   cr_assert_str_eq(me(&rot, v1), "alice");
   cr_assert_neq(R.value[0], 0, "refreshed after 120 s: %s", R.cookie);
   char v3[4096];
@@ -265,21 +206,21 @@ Test(session_cookie, bound_to_the_cookie_name) {
 Test(session_cookie, idle_timeout_and_refresh_throttle) {
   char v[4096];
   login(&E, "alice", v, NULL);
-  fake_now += 59;
+  ts_now += 59;
   cr_assert_str_eq(me(&E, v), "alice");
   cr_assert_str_eq(R.cookie, "", "rewritten before the 60 s throttle: %s", R.cookie);
-  fake_now += 1;
+  ts_now += 1;
   cr_assert_str_eq(me(&E, v), "alice");
   cr_assert(strstr(R.cookie, "Max-Age=600"), "not refreshed at 60 s: %s", R.cookie);
   char v2[4096];
   strcpy(v2, R.value);
   cr_assert_str_neq(v, v2);
   /* the idle timeout counts from the last rewrite */
-  fake_now += 599;
+  ts_now += 599;
   cr_assert_null(me(&E, v), "the old value is idle");
   cr_assert_str_eq(me(&E, v2), "alice");
   strcpy(v2, R.value);
-  fake_now += 600;
+  ts_now += 600;
   cr_assert_null(me(&E, v2), "idle 600 s");
   cr_assert(strstr(R.cookie, "Max-Age=0"), "%s", R.cookie);
 }
@@ -288,17 +229,17 @@ Test(session_cookie, absolute_timeout) {
   char v[4096];
   login(&E, "alice", v, NULL);
   for (int i = 0; i < 7; i++) { /* a request every 500 s keeps it from idling */
-    fake_now += 500;
+    ts_now += 500;
     cr_assert_str_eq(me(&E, v), "alice", "at %d s", (i + 1) * 500);
     cr_assert_neq(R.value[0], 0);
     strcpy(v, R.value);
   }
   cr_assert(strstr(R.cookie, "Max-Age=100"), "Max-Age is the time left: %s", R.cookie);
-  fake_now += 100; /* 3600 s after login */
+  ts_now += 100; /* 3600 s after login */
   cr_assert_null(me(&E, v));
   /* a clock far behind the cookie's creation time (a forged future session) is refused too */
   login(&E, "bob", v, NULL);
-  fake_now -= 3600;
+  ts_now -= 3600;
   cr_assert_null(me(&E, v));
 }
 
@@ -368,12 +309,13 @@ Test(session_cookie, logout_clears_but_cannot_revoke_a_copy) {
   snprintf(hdr, sizeof(hdr), "X-CSRF-Token: %s", csrf);
   resp *r = send_to(&E, "POST", "/logout", cookie(&E, v), hdr);
   cr_assert_eq(r->status, 200);
+  cr_assert(json_is_true(json_object_get(r->json, "closed")), "data after destroy is refused");
   cr_assert(strstr(r->cookie, "Max-Age=0"), "%s", r->cookie);
   cr_assert_str_eq(r->value, "");
   /* The documented limit of cookie sessions: a copy of the value kept by an attacker stays valid
    * until it expires (idle or absolute timeout); only a key change revokes it. */
   cr_assert_str_eq(me(&E, v), "alice");
-  fake_now += 601;
+  ts_now += 601;
   cr_assert_null(me(&E, v));
 }
 
@@ -467,7 +409,7 @@ Test(session_cookie, constructor_and_requests_under_allocation_failure) {
    * and each connection is accepted and warmed up before the failures start. */
   char v[4096];
   login(&E, "alice", v, NULL);
-  fake_now += 100; /* so that reading also rewrites the cookie */
+  ts_now += 100; /* so that reading also rewrites the cookie */
   env x;
   api_config cfg = tc_config(1);
   make_app(&x, &K1, 1, NULL, &cfg);
